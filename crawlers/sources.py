@@ -1,0 +1,174 @@
+"""The source registry: which outlets storytrail watches and how to read them.
+
+`config/sources.yaml` holds one entry per outlet. It is validated once, at load time, so a typo gives one
+clear error naming the file, the entry and the field instead of a crawl that silently finds nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DEFAULT_SOURCES_FILE = Path(__file__).resolve().parents[1] / "config" / "sources.yaml"
+
+
+class ConfigError(Exception):
+    """A configuration file is wrong; the message names the file, entry and field."""
+
+
+class Role(str, Enum):
+    ORIGIN = "origin"
+    REPUBLISHER = "republisher"
+    BOTH = "both"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Politeness(Strict):
+    """How gently to crawl one outlet (Scrapy's per-slot delay and concurrency)."""
+
+    delay_s: float = Field(2.0, ge=0, description="Seconds between two requests to the outlet.")
+    concurrency: int = Field(1, ge=1, le=16, description="Requests in flight to the outlet at once.")
+
+
+class ExtractionHints(Strict):
+    """Per-site corrections for generic extraction. Every selector is optional: when one finds nothing
+    the extractor falls back to the generic result for that field."""
+
+    title_selector: str | None = None
+    author_selector: str | None = None
+    date_selector: str | None = None
+    body_selector: str | None = None
+    body_exclude: list[str] = Field(default_factory=list, description="CSS selectors removed from the body.")
+    boilerplate: list[str] = Field(
+        default_factory=list,
+        description="Regular expressions; a text line that matches one is the site's boilerplate.",
+    )
+    next_data: bool = Field(False, description="Read metadata from the page's __NEXT_DATA__ JSON (Next.js).")
+
+    @field_validator("boilerplate")
+    @classmethod
+    def _compiles(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"bad regular expression {pattern!r}: {exc}") from exc
+        return patterns
+
+
+class Source(Strict):
+    """One outlet: where its new articles are announced and how its pages are built."""
+
+    key: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", description="Short stable name, used in queries.")
+    name: str
+    role: Role
+    domains: list[str] = Field(min_length=1, description="Registered domains; the first is the current one.")
+    aliases: list[str] = Field(default_factory=list, description="Other names the outlet is credited by.")
+    feeds: list[str] = Field(default_factory=list)
+    sitemaps: list[str] = Field(default_factory=list)
+    listings: list[str] = Field(default_factory=list, description="Listing pages for backfill.")
+    article_url_patterns: list[str] = Field(
+        default_factory=list, description="Regular expressions an article URL matches (path and query)."
+    )
+    archive_only: bool = Field(False, description="Defunct: reached only through a web archive.")
+    poll_interval_min: int = Field(60, ge=1)
+    politeness: Politeness = Field(default_factory=Politeness)
+    extraction: ExtractionHints = Field(default_factory=ExtractionHints)
+
+    @field_validator("article_url_patterns")
+    @classmethod
+    def _patterns_compile(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"bad regular expression {pattern!r}: {exc}") from exc
+        return patterns
+
+    @model_validator(mode="after")
+    def _has_a_way_in(self) -> Source:
+        if not (self.feeds or self.sitemaps or self.listings or self.archive_only):
+            raise ValueError("needs at least one of feeds, sitemaps, listings, or archive_only: true")
+        return self
+
+    def owns_host(self, host: str) -> bool:
+        """True when `host` is one of the outlet's domains or a subdomain of one."""
+        host = host.lower().rstrip(".")
+        return any(host == d or host.endswith("." + d) for d in self.domains)
+
+    def is_article_url(self, path_and_query: str) -> bool:
+        """True when the URL path looks like an article (or when no pattern is configured)."""
+        if not self.article_url_patterns:
+            return True
+        return any(re.search(p, path_and_query) for p in self.article_url_patterns)
+
+
+class SourceRegistry:
+    """All configured sources, looked up by key, by host or by a credited name."""
+
+    def __init__(self, sources: list[Source], path: Path | None = None) -> None:
+        self.sources = sources
+        self.path = path
+        self._by_key = {s.key: s for s in sources}
+        self._by_alias = {_alias_key(a): s for s in sources for a in (s.name, s.key, *s.aliases, *s.domains)}
+
+    def __iter__(self):
+        return iter(self.sources)
+
+    def __len__(self) -> int:
+        return len(self.sources)
+
+    def get(self, key: str) -> Source | None:
+        return self._by_key.get(key)
+
+    def find_by_host(self, host: str) -> Source | None:
+        """The source whose domains cover `host`, or None for a site not in config."""
+        return next((s for s in self.sources if s.owns_host(host)), None)
+
+    def find_by_alias(self, name: str) -> Source | None:
+        """The source credited as `name` ("Anti Media", "theantimedia.org", "The Cradle"...)."""
+        return self._by_alias.get(_alias_key(name))
+
+    def alias_names(self) -> dict[str, Source]:
+        """Every credited name with its source, longest first, for matching attribution lines."""
+        names = {a: s for s in self.sources for a in (s.name, *s.aliases, *s.domains)}
+        return dict(sorted(names.items(), key=lambda kv: -len(kv[0])))
+
+
+def _alias_key(name: str) -> str:
+    return re.sub(r"[^a-z0-9.]", "", name.lower().removeprefix("www."))
+
+
+def load_sources(path: Path | str = DEFAULT_SOURCES_FILE) -> SourceRegistry:
+    """Read and validate a sources file; raise ConfigError naming file, entry and field."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read sources file: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    entries = raw.get("sources") if isinstance(raw, dict) else None
+    if not isinstance(entries, list):
+        raise ConfigError(f"{path}: expected a top-level 'sources:' list")
+    sources: list[Source] = []
+    for index, entry in enumerate(entries):
+        label = entry.get("key", f"#{index + 1}") if isinstance(entry, dict) else f"#{index + 1}"
+        try:
+            sources.append(Source.model_validate(entry))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"]) or "(entry)"
+            raise ConfigError(f"{path}: source '{label}', field '{field}': {first['msg']}") from exc
+    keys = [s.key for s in sources]
+    duplicates = sorted({k for k in keys if keys.count(k) > 1})
+    if duplicates:
+        raise ConfigError(f"{path}: source key '{duplicates[0]}' is used twice")
+    return SourceRegistry(sources, path)
