@@ -43,6 +43,9 @@ class FetchSettings(Section):
     max_page_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Pages larger than this are dropped.")
     obey_robots: bool = Field(True, description="Obey robots.txt.")
     default_delay_s: float = Field(2.0, ge=0, description="Delay for domains with no politeness in config.")
+    politeness_scale: float = Field(
+        1.0, ge=0, description="Multiplies every delay; the demo sets 0, as its replay web is on this machine."
+    )
     max_redirects: int = Field(5, ge=0, description="Redirects followed before a request is given up.")
     allow_private_addresses: bool = Field(
         False, description="Fetch loopback, private and link-local addresses (never in production)."

@@ -1,0 +1,99 @@
+"""One run of the pipeline: discover -> fetch -> extract -> fingerprint -> link -> index.
+
+Built once from the settings (`Pipeline.from_settings`), so nothing deeper reads the environment. A run
+first indexes what an earlier run archived but did not store, then crawls. Scrapy's reactor cannot be
+restarted, so a process runs at most one crawl; the scheduler daemon starts a process per cycle.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from loguru import logger
+from scrapy import signals
+from scrapy.crawler import Crawler, CrawlerProcess
+
+from crawlers.fetching import scrapy_settings
+from crawlers.sources import SourceRegistry, load_sources
+from crawlers.spiders import CycleSpider
+from crawlers.state import CrawlState
+from pipelines.processing import ArticleProcessor
+from pipelines.settings import Settings
+from pipelines.stores.base import Store
+from pipelines.stores.factory import open_store
+
+# The counters a run reports; Scrapy's own stats (downloader/..., scheduler/...) stay out of the summary.
+COUNTER_PREFIXES = ("feed/", "page/", "fetch/", "extract/", "store/", "link/")
+
+
+@dataclass
+class RunSummary:
+    counters: dict[str, int]
+    store_error: str | None = None
+    messages: list[str] = field(default_factory=list)
+
+    @property
+    def new_articles(self) -> int:
+        return self.counters.get("store/added", 0)
+
+
+class Pipeline:
+    """The run's components, built once from the settings."""
+
+    def __init__(self, settings: Settings, sources: SourceRegistry, state: CrawlState, store: Store) -> None:
+        self.settings = settings
+        self.sources = sources
+        self.state = state
+        self.store = store
+        self.processor = ArticleProcessor(sources, state, store, build_linker(settings, store, sources))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Pipeline:
+        sources = load_sources(settings.sources_file)
+        state = CrawlState(settings.state_path)
+        return cls(settings, sources, state, open_store(settings.store_url, settings=settings.store))
+
+    def close(self) -> None:
+        self.store.close()
+        self.state.close()
+
+    def run(self, verbose: bool = False, on_crawler: Callable[[Crawler], None] | None = None) -> RunSummary:
+        """Index what is pending, poll and fetch, and return the run's counters."""
+        run_id = self.state.start_run()
+        self.processor.index_pending()
+        process = CrawlerProcess(scrapy_settings(self.settings.fetch, self.sources, verbose), install_root_handler=False)
+        crawler = process.create_crawler(CycleSpider)
+        if on_crawler:
+            on_crawler(crawler)
+        process.crawl(crawler, sources=self.sources, state=self.state, settings=self.settings, processor=self.processor)
+        process.start()
+        counters = Counter({k: v for k, v in crawler.stats.get_stats().items() if k.startswith(COUNTER_PREFIXES)})
+        counters.update(self.processor.counters)
+        summary = RunSummary(counters=dict(sorted(counters.items())), store_error=self.processor.store_error)
+        self.state.finish_run(run_id, summary.counters)
+        logger.info("run finished: {}", ", ".join(f"{k}={v}" for k, v in summary.counters.items()) or "nothing to do")
+        return summary
+
+
+def build_linker(settings: Settings, store: Store, sources: SourceRegistry):
+    """The syndication linker, or None when linking is switched off."""
+    if not settings.link.enabled:
+        return None
+    from pipelines.linking import Linker
+
+    return Linker(store, sources, settings.link)
+
+
+def count_pages(crawler: Crawler, advance: Callable[[int, int], None]) -> None:
+    """Report (pages done, pages known) to a progress bar as the crawl goes."""
+    seen = {"known": 0, "done": 0}
+
+    def changed(request, key: str) -> None:
+        if "page" in request.meta:
+            seen[key] += 1
+            advance(seen["done"], seen["known"])
+
+    crawler.signals.connect(lambda request, **_: changed(request, "known"), signal=signals.request_scheduled, weak=False)
+    crawler.signals.connect(lambda request, **_: changed(request, "done"), signal=signals.request_left_downloader, weak=False)
