@@ -8,16 +8,14 @@ and other `<meta>` tags, and last trafilatura's metadata with htmldate's extensi
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
 
 import trafilatura
 from loguru import logger
-from lxml.etree import strip_tags
+from lxml.etree import _Element, strip_tags
 from lxml.html import HtmlElement
 from trafilatura.xml import xmltotxt
 
@@ -32,7 +30,7 @@ from crawlers.metadata import (
     read_next_data,
     split_authors,
 )
-from crawlers.page_text import SelectorError, select, selected_text
+from crawlers.page_text import SelectorError, drop_boilerplate, select, selected_text
 from crawlers.sources import ExtractionHints
 
 # trafilatura's time grows with page size (about 2.7 s per MB of text-dense HTML, trafilatura 2.3.1, one
@@ -52,9 +50,6 @@ _TRAFILATURA_OPTIONS = dict(include_comments=False, include_links=True, include_
 PRECISION_RETRY_BELOW_CHARS = 500
 # htmldate settings for trafilatura's metadata: keep the time of day when the page gives one.
 _DATE_PARAMS = {"extensive_search": True, "original_date": True, "outputformat": "%Y-%m-%dT%H:%M:%S%z"}
-
-
-_STRAIGHT_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
 
 
 class ExtractionError(Exception):
@@ -86,7 +81,7 @@ def extract_article(
     """Fields of the article at `url`. `encoding` is the HTTP header's charset when known.
     Raises ExtractionError when the page holds no extractable text."""
     hints = hints or ExtractionHints()
-    text_html = decode_html(html, url, encoding) if isinstance(html, (bytes, bytearray)) else html
+    text_html = decode_html(bytes(html), url, encoding) if isinstance(html, (bytes, bytearray)) else html
     if not text_html or not text_html.strip():
         raise ExtractionError(f"empty page: {url}")
     tree = _parse(text_html, url)
@@ -94,8 +89,8 @@ def extract_article(
 
     body = _hinted_body(tree, hints, base_url, url)
     if body is None:
-        body = _generic_body(tree, text_html, url)
-    text = _drop_boilerplate(body[0], tuple(hints.boilerplate))
+        body = _generic_body(tree, text_html, base_url, url)
+    text = unicodedata.normalize("NFC", drop_boilerplate(body[0], tuple(hints.boilerplate)))
     if not text:
         raise ExtractionError(f"no extractable text (only boilerplate lines): {url}")
 
@@ -149,7 +144,7 @@ def _hinted_body(tree: HtmlElement, hints: ExtractionHints, base_url: str, url: 
     return text, _absolute_links(hrefs, base_url, url)
 
 
-def _generic_body(tree: HtmlElement, text_html: str, url: str) -> tuple[str, list[str]]:
+def _generic_body(tree: HtmlElement, text_html: str, base_url: str, url: str) -> tuple[str, list[str]]:
     """trafilatura's main text in precision mode, retried in balanced mode when short (see the figures)."""
     if len(text_html) > MAX_TRAFILATURA_HTML_CHARS:
         logger.debug("page of {} chars cut to {} for trafilatura url={}", len(text_html), MAX_TRAFILATURA_HTML_CHARS, url)
@@ -163,10 +158,11 @@ def _generic_body(tree: HtmlElement, text_html: str, url: str) -> tuple[str, lis
     if not text:
         raise ExtractionError(f"no extractable text: {url}")
     hrefs = [ref.get("target") for ref in body.iter("ref")] if body is not None else []
-    return text, _absolute_links(hrefs, url, url)
+    return text, _absolute_links(hrefs, base_url, url)
 
 
-def _run_trafilatura(tree: HtmlElement, url: str, *, favor_precision: bool):
+def _run_trafilatura(tree: HtmlElement, url: str, *, favor_precision: bool) -> tuple[str, _Element | None]:
+    """Main text (one block per line) and trafilatura's body tree, whose `ref` elements hold the links."""
     try:
         document = trafilatura.bare_extraction(tree, url=url, favor_precision=favor_precision, **_TRAFILATURA_OPTIONS)
     except Exception as exc:  # trafilatura raising on odd markup: no text, and the reason in the log
@@ -177,30 +173,41 @@ def _run_trafilatura(tree: HtmlElement, url: str, *, favor_precision: bool):
     plain = deepcopy(document.body)
     strip_tags(plain, "ref")  # links stay in `document.body`; the text gets their words without markdown
     lines = (" ".join(line.split()) for line in xmltotxt(plain, False).splitlines())
-    return unicodedata.normalize("NFC", "\n".join(line for line in lines if line)), document.body
+    return "\n".join(line for line in lines if line), document.body
 
 
 def _hinted_metadata(tree: HtmlElement, hints: ExtractionHints, url: str) -> PageMetadata:
     """Title, authors and date from the hints' selectors; a selector finding nothing leaves the field empty."""
-    found = PageMetadata()
-    for name, selector in (("title", hints.title_selector), ("author", hints.author_selector), ("date", hints.date_selector)):
-        if not selector:
-            continue
-        try:
-            elements = select(tree, selector)
-        except SelectorError as exc:
-            logger.warning("bad {} selector ignored: {} url={}", name, exc, url)
-            continue
-        texts = [" ".join(e.text_content().split()) for e in elements]
-        if name == "title":
-            found.title = next((t for t in texts if t), None)
-        elif name == "author":
-            found.authors = split_authors(texts)
-        else:
-            found.published = next(filter(None, map(_element_date, elements)), None)
-        if not (found.title if name == "title" else found.authors if name == "author" else found.published):
+    titles = _select_logged(tree, hints.title_selector, url)
+    bylines = _select_logged(tree, hints.author_selector, url)
+    dates = _select_logged(tree, hints.date_selector, url)
+    found = PageMetadata(
+        title=next(filter(None, map(_text_of, titles)), None),
+        authors=split_authors([_text_of(e) for e in bylines]),
+        published=next(filter(None, map(_element_date, dates)), None),
+    )
+    for name, selector, value in (
+        ("title", hints.title_selector, found.title),
+        ("author", hints.author_selector, found.authors),
+        ("date", hints.date_selector, found.published),
+    ):
+        if selector and not value:
             logger.debug("{} selector {!r} found nothing, using generic value url={}", name, selector, url)
     return found
+
+
+def _select_logged(tree: HtmlElement, selector: str | None, url: str) -> list[HtmlElement]:
+    if not selector:
+        return []
+    try:
+        return select(tree, selector)
+    except SelectorError as exc:
+        logger.warning("bad selector ignored: {} url={}", exc, url)
+        return []
+
+
+def _text_of(element: HtmlElement) -> str:
+    return " ".join(element.text_content().split())
 
 
 def _element_date(element: HtmlElement) -> datetime | None:
@@ -232,21 +239,3 @@ def _absolute_links(hrefs: list[str | None], base_url: str, url: str) -> list[st
     page = url.split("#", 1)[0]
     links = (absolute_url(base_url, h) for h in hrefs if h and not h.strip().startswith("#"))
     return list(dict.fromkeys(link for link in links if link and link.split("#", 1)[0] != page))
-
-
-def _drop_boilerplate(text: str, patterns: tuple[str, ...]) -> str:
-    """`text` without the lines a boilerplate pattern matches: re.search on the stripped line, and on the
-    line with typographic quotes made straight (config says "Global Research's", pages print a ’)."""
-    compiled = _compile(patterns)
-    lines = (line.strip() for line in text.splitlines())
-    return "\n".join(line for line in lines if line and not _is_boilerplate(line, compiled))
-
-
-def _is_boilerplate(line: str, patterns: tuple[re.Pattern[str], ...]) -> bool:
-    folded = line.translate(_STRAIGHT_QUOTES)
-    return any(p.search(line) or p.search(folded) for p in patterns)
-
-
-@lru_cache(maxsize=64)
-def _compile(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
-    return tuple(re.compile(p) for p in patterns)
