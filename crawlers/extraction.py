@@ -28,6 +28,7 @@ from crawlers.metadata import (
     read_json_ld,
     read_meta_tags,
     read_next_data,
+    find_byline_in_text,
     split_authors,
 )
 from crawlers.page_text import SelectorError, drop_boilerplate, select, selected_text
@@ -102,7 +103,7 @@ def extract_article(
     logger.debug("extracted {} chars, {} links url={}", len(text), len(body[1]), url)
     return ExtractedArticle(
         title=meta.title,
-        authors=meta.authors,
+        authors=meta.authors or find_byline_in_text(text),
         published=meta.published,
         canonical_url=meta.canonical_url,
         language=meta.language,

@@ -110,6 +110,20 @@ def split_authors(values: list[str] | str | None) -> list[str]:
     return names
 
 
+# "By John Miles – Sputnik – 28.01.2024", "By Steven Sahiounie | Strategic Culture Foundation | January 22, 2024":
+# the attribution line a republisher opens a post with names the author before the outlet.
+_BYLINE_LINE = re.compile(r"^By\s+(?P<names>[^|–—]{3,80}?)\s+[|–—]\s+\S")
+
+
+def find_byline_in_text(text: str, first_lines: int = 3) -> list[str]:
+    """Authors named by an attribution line among the first lines of the text; [] when there is none."""
+    for line in text.splitlines()[:first_lines]:
+        match = _BYLINE_LINE.match(line.strip())
+        if match:
+            return split_authors(match.group("names"))
+    return []
+
+
 def normalise_language(value: str | None) -> str | None:
     """ISO 639-1 code ("en") from "en-US", "en_GB", "EN"; None for anything else."""
     match = _LANGUAGE.match((value or "").strip())

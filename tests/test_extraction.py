@@ -265,3 +265,10 @@ def test_score_averages_pages_and_skips_empty_predictions_for_precision():
     assert scores.precision == pytest.approx((1.0 + 1 / 3) / 2)  # the missed page has no prediction
     assert scores.recall == pytest.approx((1.0 + 1 / 3 + 0.0) / 3)
     assert scores.f1 == pytest.approx(2 * scores.precision * scores.recall / (scores.precision + scores.recall))
+
+
+def test_a_republishers_attribution_line_names_the_author():
+    html = ("<html><body><article><div class='entry-content'><p>By John Miles – Sputnik – 28.01.2024</p>"
+            + "<p>" + "The base was attacked at dawn by drones launched from the east. " * 12 + "</p></div></article></body></html>")
+    article = extract_article(html, "https://alethonews.com/2024/01/29/base-attacked/")
+    assert article.authors == ["John Miles"]
