@@ -9,6 +9,7 @@ outlets' real addresses.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 from scrapy import Request
@@ -29,6 +30,8 @@ from crawlers.sources import SourceRegistry
 from crawlers.urls import get_unsafe_reason
 from pipelines.settings import FetchSettings
 
+# The replay server's mark on the answer for a host it does not serve (crawlers/replay/server.py).
+UNKNOWN_HOST_HEADER = "X-Replay-Unknown-Host"
 # Status codes worth another try in a later run; anything else 4xx is final.
 RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524}
 
@@ -51,6 +54,7 @@ def scrapy_settings(fetch: FetchSettings, sources: SourceRegistry, verbose: bool
         "COOKIES_ENABLED": False,
         "TELNETCONSOLE_ENABLED": False,
         "LOG_ENABLED": True,
+        "LOG_INSTALL_ROOT_HANDLER": False,  # storytrail routes Scrapy's lines into loguru (pipelines/logs.py)
         "LOG_LEVEL": "INFO" if verbose else "WARNING",
         "DOWNLOADER_MIDDLEWARES": {"crawlers.fetching.AddressGuardMiddleware": 50},
         "ITEM_PIPELINES": {"pipelines.processing.ProcessingPipeline": 300},
@@ -111,6 +115,8 @@ class ReplayDownloadHandler(HTTP11DownloadHandler):
     async def download_request(self, request: Request) -> Response:
         local = request.replace(url=replay_address(self.base_url, request.url))
         response = await super().download_request(local)
+        if UNKNOWN_HOST_HEADER in response.headers:
+            raise CannotResolveHostError(f"DNS lookup failed: no such host in the replay web: {urlsplit(request.url).hostname}")
         return response.replace(url=request.url)
 
 
@@ -121,9 +127,12 @@ def describe_failure(failure: Failure) -> tuple[str, str, bool]:
         status = error.response.status
         return f"fetch/http_{status}", f"HTTP {status}", status in RETRYABLE_STATUS
     if failure.check(DownloadTimeoutError):
-        return "fetch/timeout", f"timed out ({error})", True
+        seconds = re.search(r"longer than ([\d.]+) seconds", str(error))
+        return "fetch/timeout", f"timed out after {seconds[1] if seconds else '?'} s", True
     if failure.check(DownloadCancelledError):
-        return "fetch/too_large", f"page over the size cap, dropped ({error})", False
+        sizes = re.search(r"(\d+) bytes .* max size \((\d+)\)", str(error))
+        detail = f" ({sizes[1]} bytes, cap {sizes[2]})" if sizes else ""
+        return "fetch/too_large", f"page over the size cap, dropped{detail}", False
     if failure.check(CannotResolveHostError):
         return "fetch/dns_error", f"host not found ({error})", True
     if failure.check(DownloadConnectionRefusedError):

@@ -130,7 +130,10 @@ class CycleSpider(scrapy.Spider):
 
     # -- pages ------------------------------------------------------------------------------------
     def page_request(self, page: QueuedPage) -> scrapy.Request:
-        return scrapy.Request(page.fetch_url, callback=self.parse_page, errback=self.page_failed, meta={"page": page})
+        # The crawl state already keeps one request per article; Scrapy's duplicate filter would silently
+        # swallow the second leg of a redirect loop instead of letting the redirect limit report it.
+        return scrapy.Request(page.fetch_url, callback=self.parse_page, errback=self.page_failed, meta={"page": page},
+                              dont_filter=True)
 
     def parse_page(self, response: Response) -> Iterator[ArchivedPage]:
         page: QueuedPage = response.meta["page"]

@@ -120,8 +120,14 @@ def report_run(summary: RunSummary, as_json: bool) -> None:
     if as_json:
         print_json({"counters": summary.counters, "new_articles": summary.new_articles, "store_error": summary.store_error})
         return
-    console.print(f"{summary.new_articles} new article(s).")
-    if not summary.new_articles and not summary.store_error:
+    c = summary.counters
+    console.print(
+        f"{summary.new_articles} new article(s). Feeds: {c.get('feed/polled', 0)} read, "
+        f"{c.get('feed/not_modified', 0)} not modified, {c.get('feed/unchanged', 0)} unchanged, "
+        f"{c.get('feed/failed', 0)} failed. Pages: {c.get('page/fetched', 0)} fetched, "
+        f"{sum(v for k, v in c.items() if k.startswith('fetch/'))} failed."
+    )
+    if not summary.new_articles and not c.get("feed/failed") and not summary.store_error:
         console.print("Nothing new: unchanged feeds were not fetched again and no article was added.")
     if summary.store_error:
         console.print(f"[bold red]The store was unavailable:[/] {summary.store_error}\n"

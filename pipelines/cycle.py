@@ -63,7 +63,7 @@ class Pipeline:
         """Index what is pending, poll and fetch, and return the run's counters."""
         run_id = self.state.start_run()
         self.processor.index_pending()
-        process = CrawlerProcess(scrapy_settings(self.settings.fetch, self.sources, verbose), install_root_handler=False)
+        process = CrawlerProcess(scrapy_settings(self.settings.fetch, self.sources, verbose))
         crawler = process.create_crawler(CycleSpider)
         if on_crawler:
             on_crawler(crawler)

@@ -24,6 +24,13 @@ def _add_defaults(record: dict) -> None:
     extra["url_suffix"] = f"  <{url}>" if url else ""
 
 
+SCRAPY_DUPLICATES = (
+    "scrapy.downloadermiddlewares.retry",
+    "scrapy.downloadermiddlewares.redirect",
+    "scrapy.core.downloader.handlers.http11",
+)
+
+
 class _ToLoguru(logging.Handler):
     """Hands standard-library records (Scrapy, Twisted, elastic_transport) to loguru."""
 
@@ -43,4 +50,10 @@ def setup_logging(verbose: bool = False) -> None:
                    format=FORMAT, colorize=False)
     else:
         logger.add(sys.stderr, level="DEBUG" if verbose else "INFO", format=FORMAT, colorize=False)
-    logging.basicConfig(handlers=[_ToLoguru()], level=logging.INFO if verbose else logging.WARNING, force=True)
+    # Scrapy resets the root logger's level when a crawl starts, so the filter sits on the handler.
+    level = logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(handlers=[_ToLoguru(level=level)], level=level, force=True)
+    # Scrapy reports these events too, under the replay transport's local address; storytrail's own line
+    # for each (crawlers/spiders.py) names the real URL, so Scrapy's are kept for --verbose.
+    for name in SCRAPY_DUPLICATES:
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.CRITICAL)

@@ -15,19 +15,23 @@ from pathlib import Path
 
 import pytest
 
-from crawlers.replay.corpus import load_truth
 from crawlers.replay.server import ReplayWeb
 from crawlers.sources import load_sources
 from crawlers.urls import normalize_url
 from pipelines.stores.sqlite import SqliteStore
 
 REPO = Path(__file__).resolve().parents[1]
+TRUTH = REPO / "crawlers" / "replay" / "corpus" / "truth.json"
+
+
+def load_truth() -> dict:
+    return json.loads(TRUTH.read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
 def replay():
     web = ReplayWeb()
-    web.base_url = web.start()
+    web.start()
     yield web
     web.stop()
 

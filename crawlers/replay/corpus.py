@@ -479,6 +479,7 @@ class Web:
     def __init__(self, pages: dict[str, Page], aliases: dict[str, str], cdx_rows: list[dict]) -> None:
         self.pages = {url_key(url): page for url, page in pages.items()}
         self.aliases = aliases
+        self.hosts = {urlsplit(key).netloc for key in self.pages} | set(aliases)
         self.cdx_rows = cdx_rows
 
     def get(self, url: str) -> Page | None:
@@ -486,6 +487,11 @@ class Web:
         if page is None and url.startswith("https://web.archive.org/cdx/search/cdx"):
             return self._cdx(urlsplit(url).query)
         return page
+
+    def has_host(self, host: str) -> bool:
+        """False for a host name the replay web does not serve: on the real web its DNS lookup would fail."""
+        host = host.lower()
+        return host in self.hosts or _toggle_www(host) in self.hosts
 
     def redirect_for(self, url: str) -> tuple[int, str] | None:
         """(status, real URL) when the real site would redirect: a Wayback capture's nearest time stamp, an

@@ -2,7 +2,8 @@
 without the internet.
 
 `GET /<scheme>/<host>/<path>?<query>` is answered as `<scheme>://<host>/<path>?<query>` would be on the real
-web; redirects carry real absolute URLs in `Location`; an unknown URL is a 404. Every response carries `ETag`
+web; redirects carry real absolute URLs in `Location`; an unknown URL is a 404, and a host the corpus does not serve is a 502 marked `X-Replay-Unknown-Host`,
+which the replay transport reports as a failed DNS lookup. Every response carries `ETag`
 and `Last-Modified`, and conditional GETs are answered 304. `ReplayWeb.hits` counts requests per real URL.
 
     with ReplayWeb() as base_url:
@@ -44,12 +45,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from crawlers.fetching import UNKNOWN_HOST_HEADER
 from crawlers.replay.corpus import Page, Web, load_corpus, render_web
 
 BAD_HOST = "www.badnews.example"
 SLOW_PAGE_S = 30.0
 HUGE_PAGE_PARAGRAPHS = 13_000  # about 950 bytes each: some 12 MB, over any sane page-size cap
 HTML = "text/html; charset=utf-8"
+
 
 
 @dataclass
@@ -128,6 +131,8 @@ class ReplayWeb:
         with self._hits_lock:
             self.hits[url] += 1
         parts = urlsplit(url)
+        if parts.netloc != BAD_HOST and not self.web.has_host(parts.netloc):
+            return Response.of(502, b"", **{UNKNOWN_HOST_HEADER: parts.hostname or ""})
         special = BAD_ROUTES.get(parts.path) if parts.netloc == BAD_HOST else None
         if special:
             return special(self._stopping)
