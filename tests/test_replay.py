@@ -17,6 +17,7 @@ import feedparser
 import lxml.html
 import pytest
 
+from crawlers.fetching import UNKNOWN_HOST_HEADER
 from crawlers.replay.corpus import TRUTH_FILE_NAME, load_corpus, truth_json
 from crawlers.replay.server import ReplayWeb
 from crawlers.sources import load_sources
@@ -178,7 +179,14 @@ def test_antimedia_captures_carry_the_wayback_toolbar(replay, truth):
             assert not entry["in_feed"]
             assert re.fullmatch(r"https://web\.archive\.org/web/\d{14}/" + re.escape(url), entry["archive_url"])
             assert b'id="wm-ipp-base"' in fetch(replay, entry["archive_url"])[2]
-            assert fetch(replay, url)[0] == 404  # the site itself is gone
+            status, headers, _ = fetch(replay, url)
+            assert status == 502 and UNKNOWN_HOST_HEADER in headers  # the site itself is gone: no such host
+
+
+def test_a_host_the_replay_web_does_not_serve_answers_as_a_dns_failure(replay):
+    status, headers, _ = fetch(replay, "https://no-such-outlet.example/feed.xml")
+    assert status == 502 and headers[UNKNOWN_HOST_HEADER] == "no-such-outlet.example"
+    assert fetch(replay, "https://www.wsws.org/en/no-such-page.html")[0] == 404
 
 
 # ----------------------------------------------------------------------------------------------- feeds, sitemaps
@@ -325,7 +333,7 @@ def test_bad_host_traps(replay):
     with pytest.raises(UnicodeDecodeError):
         body.decode("utf-8")
     for private in ("http://127.0.0.1:9/admin", "http://10.0.0.7/internal"):
-        assert fetch(replay, private)[0] == 404
+        assert fetch(replay, private)[0] == 502  # not a host of the replay web: never served
 
 
 def test_slow_page_times_out_and_stop_releases_it():

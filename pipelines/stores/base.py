@@ -39,8 +39,9 @@ class Store(ABC):
         return found
 
     @abstractmethod
-    def iter_articles(self, batch_size: int = 500) -> Iterator[Article]:
-        """Every article, in URL order, without loading the whole store at once."""
+    def iter_articles(self, batch_size: int = 500, after: str | None = None) -> Iterator[Article]:
+        """Every article, in URL order, without loading the whole store at once; with `after`, only the
+        URLs that sort after it (how an interrupted migration resumes)."""
 
     @abstractmethod
     def history(self, url: str) -> list[Article]:
@@ -62,6 +63,16 @@ class Store(ABC):
     def find_candidates(self, hashes: Sequence[int], max_doc_freq: int, exclude_url: str | None = None) -> dict[str, int]:
         """URLs sharing fingerprints with `hashes`, with the count shared. Fingerprints held by more than
         `max_doc_freq` articles are ignored: they are quotes everyone repeats or boilerplate."""
+
+    @abstractmethod
+    def doc_freqs(self, hashes: Sequence[int]) -> dict[int, int]:
+        """How many articles hold each of `hashes`; hashes no article holds are left out. Linking reads it to
+        learn each outlet's recurring lines (stored as fingerprints salted with the outlet) and to find
+        the rarest fingerprints of an article whose text is copied everywhere."""
+
+    @abstractmethod
+    def get_fingerprints(self, url: str) -> set[int]:
+        """The fingerprint set last stored for an article (empty when none or unknown URL)."""
 
     # -- chains -----------------------------------------------------------------------------------
     @abstractmethod

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pipelines.models import Article, ChainInfo, SearchHit, StoreStats, UpsertResult
 from pipelines.stores.base import Store, StoreError
+from pipelines.stores.collapse import collapse_hits as _collapse
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -156,8 +157,8 @@ class SqliteStore(Store):
                 found[row["url"]] = _from_row(row)
         return found
 
-    def iter_articles(self, batch_size: int = 500) -> Iterator[Article]:
-        last = ""
+    def iter_articles(self, batch_size: int = 500, after: str | None = None) -> Iterator[Article]:
+        last = after or ""
         while True:
             rows = self.db.execute(
                 "SELECT * FROM articles WHERE url > ? ORDER BY url LIMIT ?", (last, batch_size)
@@ -231,6 +232,19 @@ class SqliteStore(Store):
                 counts[article_id] = counts.get(article_id, 0) + shared
         urls = self._urls_for_ids(list(counts))
         return {urls[i]: n for i, n in counts.items() if urls[i] != exclude_url}
+
+    def doc_freqs(self, hashes: Sequence[int]) -> dict[int, int]:
+        found: dict[int, int] = {}
+        for chunk in _chunks(sorted(set(hashes)), IN_CHUNK):
+            marks = ",".join("?" * len(chunk))
+            found.update(self.db.execute(f"SELECT hash, n FROM fingerprint_df WHERE hash IN ({marks}) AND n > 0", chunk))
+        return found
+
+    def get_fingerprints(self, url: str) -> set[int]:
+        rows = self.db.execute(
+            "SELECT f.hash FROM fingerprints f JOIN articles a ON a.id = f.article_id WHERE a.url = ?", (url,)
+        )
+        return {r[0] for r in rows}
 
     def _urls_for_ids(self, ids: list[int]) -> dict[int, str]:
         urls: dict[int, str] = {}
@@ -336,17 +350,3 @@ def _same_content(old: Article, new: Article) -> bool:
     """Unchanged apart from when it was fetched."""
     ignore = {"fetched_at", "fetched_from"}
     return old.model_dump(exclude=ignore) == new.model_dump(exclude=ignore)
-
-
-def _collapse(hits: list[SearchHit], limit: int, collapse_stories: bool) -> list[SearchHit]:
-    """Keep the best hit of each story (counting the others) when asked; then cut to `limit`."""
-    if not collapse_stories:
-        return hits[:limit]
-    best: dict[str, SearchHit] = {}
-    for hit in hits:
-        key = hit.article.story_id or hit.article.url
-        if key in best:
-            best[key].copies += 1
-        else:
-            best[key] = hit
-    return list(best.values())[:limit]
