@@ -6,6 +6,7 @@ Errors become friendly one-line messages here, at the edge, and nowhere deeper. 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -16,14 +17,22 @@ from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.console import Console
 from rich.table import Table
 
 from crawlers.sources import ConfigError
+from crawlers.urls import normalize_url
 from pipelines.cycle import Pipeline, RunSummary, count_pages
+from pipelines.migrate import migrate
+from pipelines.story_report import StoryNotFound, iter_export_rows, stories_table, story_json, story_summaries, story_tree
 from pipelines.logs import console, setup_logging
 from pipelines.query import QueryError
 from pipelines.settings import Settings, describe_settings, load_settings
 from pipelines.stores.base import StoreError
+from pipelines.stores.factory import open_store
+
+# Results go to standard output, logs and progress to standard error; piped output is not cut at 80 columns.
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 
 app = typer.Typer(help="Follow how news stories are republished across sites.", no_args_is_help=True, add_completion=False)
 
@@ -56,8 +65,8 @@ def settings_from(data_dir: Path | None, store: str | None, config: Path | None,
 
 
 @contextmanager
-def open_pipeline(settings: Settings) -> Iterator[Pipeline]:
-    pipeline = Pipeline.from_settings(settings)
+def open_pipeline(settings: Settings, require_store: bool = True) -> Iterator[Pipeline]:
+    pipeline = Pipeline.from_settings(settings, require_store)
     try:
         yield pipeline
     finally:
@@ -77,7 +86,7 @@ def run(data_dir: DataDir = None, store: StoreUrl = None, config: ConfigFile = N
     """One full cycle over the configured sources: poll, fetch, extract, link, index."""
     setup_logging(verbose)
     settings = settings_from(data_dir, store, config, feeds={"ignore_schedule": True} if all_feeds else None)
-    with open_pipeline(settings) as pipeline:
+    with open_pipeline(settings, require_store=False) as pipeline:
         summary = crawl_with_progress(pipeline, verbose)
     report_run(summary, as_json)
 
@@ -102,7 +111,7 @@ def demo(data_dir: DataDir = None, store: StoreUrl = None, verbose: Verbose = Fa
     for outlet, count in stats.by_outlet.items():
         table.add_row(outlet, str(count))
     table.add_row("[bold]all[/]", f"[bold]{stats.articles}[/] in {stats.stories} stories")
-    console.print(table)
+    out.print(table)
 
 
 def crawl_with_progress(pipeline: Pipeline, verbose: bool) -> RunSummary:
@@ -119,6 +128,8 @@ def crawl_with_progress(pipeline: Pipeline, verbose: bool) -> RunSummary:
 def report_run(summary: RunSummary, as_json: bool) -> None:
     if as_json:
         print_json({"counters": summary.counters, "new_articles": summary.new_articles, "store_error": summary.store_error})
+        if summary.store_error:
+            raise typer.Exit(1)
         return
     c = summary.counters
     console.print(
@@ -184,7 +195,7 @@ def search(query: Annotated[str, typer.Argument(help='Lucene-style: "exact phras
     table = Table("published", "outlet", "title", "url", title=f"{len(rows)} hit(s) for {query}")
     for row in rows:
         table.add_row((row["published"] or "")[:10], row["outlet"], row["title"] or "", row["url"])
-    console.print(table)
+    out.print(table)
 
 
 @app.command()
@@ -222,21 +233,101 @@ def stats(data_dir: DataDir = None, store: StoreUrl = None, config: ConfigFile =
         entry = sources.get(outlet, {})
         table.add_row(outlet, str(store_stats.by_outlet.get(outlet, 0)), (entry.get("last_poll") or "-")[:16],
                       (entry.get("last_fetch") or "-")[:16], "\n".join(entry.get("feed_errors", [])))
-    console.print(table)
-    console.print(f"pages: {pages}")
+    out.print(table)
+    out.print(f"pages: {pages}")
+
+
+# -- stories --------------------------------------------------------------------------------------
+@app.command()
+@friendly_errors
+def story(url: Annotated[str, typer.Argument(help="Any copy's URL: the whole story is shown.")],
+          data_dir: DataDir = None, store: StoreUrl = None, config: ConfigFile = None, as_json: AsJson = False,
+          passages: Annotated[bool, typer.Option("--passages", help="With --json: the copied passages as character offsets.")] = False) -> None:
+    """The syndication chain of the story holding URL: its origin, then every copy."""
+    setup_logging(False)
+    with open_pipeline(settings_from(data_dir, store, config)) as pipeline:
+        key = normalize_url(url)
+        try:
+            if as_json:
+                print_json(story_json(pipeline.store, key, pipeline.sources if passages else None, pipeline.settings.link))
+            else:
+                out.print(story_tree(pipeline.store, key))
+        except StoryNotFound as exc:
+            console.print(f"[bold red]error:[/] {exc}")
+            raise typer.Exit(2) from None
+
+
+@app.command()
+@friendly_errors
+def stories(data_dir: DataDir = None, store: StoreUrl = None, config: ConfigFile = None, as_json: AsJson = False,
+            order: Annotated[str, typer.Option(help="size (largest first) or new (newest first).")] = "size",
+            limit: Annotated[int, typer.Option(help="How many stories.")] = 20) -> None:
+    """The largest or newest stories."""
+    if order not in ("size", "new"):
+        raise typer.BadParameter("--order is size or new")
+    setup_logging(False)
+    with open_pipeline(settings_from(data_dir, store, config)) as pipeline:
+        summaries = story_summaries(pipeline.store, order, limit)
+    if as_json:
+        print_json(summaries)
+    else:
+        out.print(stories_table(summaries))
+
+
+@app.command()
+@friendly_errors
+def export(data_dir: DataDir = None, store: StoreUrl = None, config: ConfigFile = None,
+           format_: Annotated[str, typer.Option("--format", help="jsonl: one JSON object per article.")] = "jsonl",
+           output: Annotated[Path | None, typer.Option("-o", "--output", help="Write here instead of standard output.")] = None) -> None:
+    """Every article with its story and place in the chain."""
+    if format_ != "jsonl":
+        raise typer.BadParameter("the only format is jsonl")
+    setup_logging(False)
+    with open_pipeline(settings_from(data_dir, store, config)) as pipeline:
+        sink = output.open("w", encoding="utf-8") if output else sys.stdout
+        try:
+            for row in iter_export_rows(pipeline.store):
+                sink.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+        finally:
+            if output:
+                sink.close()
+
+
+# -- stores ---------------------------------------------------------------------------------------
+@app.command("migrate")
+@friendly_errors
+def migrate_(to: Annotated[str, typer.Option("--to", help="The store to copy into: sqlite:///path.db or https://host:9200.")],
+             data_dir: DataDir = None, store: StoreUrl = None, config: ConfigFile = None, verbose: Verbose = False,
+             batch_size: Annotated[int, typer.Option(help="Articles per batch (and per checkpoint).")] = 500) -> None:
+    """Copy the store into another; an interrupted copy resumes, and copying twice changes nothing."""
+    setup_logging(verbose)
+    settings = settings_from(data_dir, store, config)
+    checkpoint = settings.data_dir / f"migrate-{hashlib.sha1(to.encode()).hexdigest()[:12]}.checkpoint"
+    with open_store(settings.store_url, settings=settings.store) as source, open_store(to, settings=settings.store) as target:
+        result = migrate(source, target, batch_size, checkpoint)
+    written = result.written
+    console.print(f"{result.copied} article(s) copied ({written.added} new, {written.updated} updated, "
+                  f"{written.unchanged} unchanged), {result.fingerprinted} fingerprint set(s)"
+                  + (f", resumed after {result.resumed_after}" if result.resumed_after else "") + ".")
 
 
 # -- settings -------------------------------------------------------------------------------------
 @app.command("config")
 @friendly_errors
 def config_(help_settings: Annotated[bool, typer.Option("--help-settings", help="List every setting with its default.")] = False,
+            markdown: Annotated[bool, typer.Option("--markdown", help="With --help-settings: a Markdown table (the README's).")] = False,
             data_dir: DataDir = None, store: StoreUrl = None, config: ConfigFile = None) -> None:
     """Show the settings in force (or, with --help-settings, every setting and its default)."""
+    if help_settings and markdown:
+        sys.stdout.write("| setting | default | meaning |\n|---|---|---|\n")
+        for name, default, help_text in describe_settings():
+            sys.stdout.write(f"| `{name}` | `{default}` | {help_text.replace('|', '/')} |\n")
+        return
     if help_settings:
         table = Table("setting", "default", "meaning")
         for name, default, help_text in describe_settings():
             table.add_row(name, default, help_text)
-        console.print(table)
+        out.print(table)
         return
     settings = settings_from(data_dir, store, config)
     print_json(settings.model_dump(mode="json"))

@@ -19,9 +19,10 @@ from crawlers.fetching import scrapy_settings
 from crawlers.sources import SourceRegistry, load_sources
 from crawlers.spiders import CycleSpider
 from crawlers.state import CrawlState
+from pipelines.linking import Linker
 from pipelines.processing import ArticleProcessor
 from pipelines.settings import Settings
-from pipelines.stores.base import Store
+from pipelines.stores.base import Store, StoreError
 from pipelines.stores.factory import open_store
 
 # The counters a run reports; Scrapy's own stats (downloader/..., scheduler/...) stay out of the summary.
@@ -42,21 +43,34 @@ class RunSummary:
 class Pipeline:
     """The run's components, built once from the settings."""
 
-    def __init__(self, settings: Settings, sources: SourceRegistry, state: CrawlState, store: Store) -> None:
+    def __init__(self, settings: Settings, sources: SourceRegistry, state: CrawlState, store: Store | None,
+                 store_error: str | None = None) -> None:
         self.settings = settings
         self.sources = sources
         self.state = state
         self.store = store
-        self.processor = ArticleProcessor(sources, state, store, build_linker(settings, store, sources))
+        linker = Linker(store, sources, settings.link) if store is not None and settings.link.enabled else None
+        self.processor = ArticleProcessor(sources, state, store, linker, store_error)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Pipeline:
+    def from_settings(cls, settings: Settings, require_store: bool = True) -> Pipeline:
+        """Build the run's parts. With `require_store=False` (crawling), a store that cannot be reached is
+        not fatal: the run still fetches and archives, and the next run indexes what it kept."""
         sources = load_sources(settings.sources_file)
         state = CrawlState(settings.state_path)
-        return cls(settings, sources, state, open_store(settings.store_url, settings=settings.store))
+        try:
+            store = open_store(settings.store_url, settings=settings.store)
+        except StoreError as exc:
+            if require_store:
+                state.close()
+                raise
+            logger.error("store unavailable, fetched pages will be kept locally for the next run: {}", exc)
+            return cls(settings, sources, state, None, str(exc))
+        return cls(settings, sources, state, store)
 
     def close(self) -> None:
-        self.store.close()
+        if self.store is not None:
+            self.store.close()
         self.state.close()
 
     def run(self, verbose: bool = False, on_crawler: Callable[[Crawler], None] | None = None) -> RunSummary:
@@ -75,15 +89,6 @@ class Pipeline:
         self.state.finish_run(run_id, summary.counters)
         logger.info("run finished: {}", ", ".join(f"{k}={v}" for k, v in summary.counters.items()) or "nothing to do")
         return summary
-
-
-def build_linker(settings: Settings, store: Store, sources: SourceRegistry):
-    """The syndication linker, or None when linking is switched off."""
-    if not settings.link.enabled:
-        return None
-    from pipelines.linking import Linker
-
-    return Linker(store, sources, settings.link)
 
 
 def count_pages(crawler: Crawler, advance: Callable[[int, int], None]) -> None:

@@ -18,24 +18,26 @@ from crawlers.extraction import ExtractedArticle, ExtractionError, extract_artic
 from crawlers.sources import SourceRegistry
 from crawlers.state import ArchivedPage, CrawlState
 from crawlers.urls import host_of, normalize_url, registered_domain
+from pipelines.linking import LinkOutcome
 from pipelines.models import Article
 from pipelines.stores.base import Store, StoreError
 
 
 class Linker(Protocol):
-    def link(self, article: Article) -> object: ...
+    def link(self, article: Article) -> LinkOutcome: ...
 
 
 class ArticleProcessor:
     """Turns archived pages into stored, linked articles, counting what happened."""
 
-    def __init__(self, sources: SourceRegistry, state: CrawlState, store: Store, linker: Linker | None) -> None:
+    def __init__(self, sources: SourceRegistry, state: CrawlState, store: Store | None, linker: Linker | None,
+                 store_error: str | None = None) -> None:
         self.sources = sources
         self.state = state
         self.store = store
         self.linker = linker
         self.counters: Counter[str] = Counter()
-        self.store_error: str | None = None
+        self.store_error = store_error if store is not None else (store_error or "no store")
 
     def process_page(self, page: ArchivedPage) -> Article | None:
         """Extract, link and index one archived page; None when it yields no article."""
@@ -85,7 +87,7 @@ class ArticleProcessor:
         try:
             result = self.store.upsert([article])
             if self.linker is not None:
-                self.linker.link(article)
+                self.counters[self.linker.link(article).counter] += 1
         except StoreError as exc:
             self.store_error = str(exc)
             self.counters["store/deferred"] += 1
