@@ -24,10 +24,12 @@ def _add_defaults(record: dict) -> None:
     extra["url_suffix"] = f"  <{url}>" if url else ""
 
 
-SCRAPY_DUPLICATES = (
+DUPLICATE_LOGGERS = (
     "scrapy.downloadermiddlewares.retry",
     "scrapy.downloadermiddlewares.redirect",
     "scrapy.core.downloader.handlers.http11",
+    "elastic_transport.node_pool",  # "node failed, putting on timeout": the store's own error says it once
+    "elastic_transport.transport",
 )
 
 
@@ -53,7 +55,7 @@ def setup_logging(verbose: bool = False) -> None:
     # Scrapy resets the root logger's level when a crawl starts, so the filter sits on the handler.
     level = logging.INFO if verbose else logging.WARNING
     logging.basicConfig(handlers=[_ToLoguru(level=level)], level=level, force=True)
-    # Scrapy reports these events too, under the replay transport's local address; storytrail's own line
-    # for each (crawlers/spiders.py) names the real URL, so Scrapy's are kept for --verbose.
-    for name in SCRAPY_DUPLICATES:
+    # Scrapy and the Elasticsearch client report these events too (Scrapy under the replay transport's local
+    # address); storytrail's own line for each names the real URL or store, so theirs are kept for --verbose.
+    for name in DUPLICATE_LOGGERS:
         logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.CRITICAL)

@@ -132,3 +132,16 @@ def open_osmem() -> Callable[[], tuple[OsmemServer, str]]:
     for server in started:
         _stop(server)
 # ==== end of store fixtures =====================================================================
+
+
+# ==== Replay web (the crawl tests) ==============================================================
+# One local replay web per session; its hit counter is shared, so tests compare counts before and after.
+from crawlers.replay.server import ReplayWeb  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def replay() -> Iterator[ReplayWeb]:
+    web = ReplayWeb()
+    web.start()
+    yield web
+    web.stop()

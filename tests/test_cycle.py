@@ -6,21 +6,20 @@ Each cycle runs in its own process (Scrapy's reactor runs once per process), exa
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from crawlers.replay.server import ReplayWeb
+from cli_runner import REPO, command, environment
+from cli_runner import storytrail as run_storytrail
 from crawlers.sources import load_sources
 from crawlers.urls import normalize_url
 from pipelines.stores.sqlite import SqliteStore
 
-REPO = Path(__file__).resolve().parents[1]
 TRUTH = REPO / "crawlers" / "replay" / "corpus" / "truth.json"
 
 
@@ -28,25 +27,12 @@ def load_truth() -> dict:
     return json.loads(TRUTH.read_text(encoding="utf-8"))
 
 
-@pytest.fixture(scope="module")
-def replay():
-    web = ReplayWeb()
-    web.start()
-    yield web
-    web.stop()
+def storytrail(*args: str, data_dir: Path, replay: ReplayWeb, **kwargs) -> subprocess.CompletedProcess:
+    return run_storytrail(*args, data_dir=data_dir, replay_url=replay.base_url, **kwargs)
 
 
-def storytrail(*args: str, data_dir: Path, replay: ReplayWeb, extra_env: dict | None = None,
-               timeout: float = 240) -> subprocess.CompletedProcess:
-    env = {**os.environ, "STORYTRAIL_FETCH__REPLAY_URL": replay.base_url, "STORYTRAIL_FETCH__POLITENESS_SCALE": "0",
-           **(extra_env or {})}
-    env.pop("STORYTRAIL_STORE", None)
-    return subprocess.run([sys.executable, "-m", "pipelines.cli", *args, "--data-dir", str(data_dir)],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
-
-
-def run_cycle(data_dir: Path, replay: ReplayWeb, *extra: str, **kwargs) -> dict:
-    result = storytrail("run", "--all-feeds", "--json", *extra, data_dir=data_dir, replay=replay, **kwargs)
+def run_cycle(data_dir: Path, replay: ReplayWeb, *extra: str) -> dict:
+    result = storytrail("run", "--all-feeds", "--json", *extra, data_dir=data_dir, replay=replay)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout)
 
@@ -101,9 +87,8 @@ def test_a_second_run_fetches_no_unchanged_feed_and_adds_nothing(first_run, repl
 @pytest.mark.parametrize("kill_after_s", [0.8, 1.6, 2.6, 4.0])
 def test_a_killed_run_then_a_rerun_ends_like_an_uninterrupted_run(first_run, replay, tmp_path, kill_after_s):
     reference = store_snapshot(first_run[0])
-    env = {**os.environ, "STORYTRAIL_FETCH__REPLAY_URL": replay.base_url, "STORYTRAIL_FETCH__POLITENESS_SCALE": "0"}
-    process = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run", "--all-feeds", "--data-dir", str(tmp_path)],
-                               cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(command("run", "--all-feeds", data_dir=tmp_path), cwd=REPO, env=environment(replay.base_url),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(kill_after_s)
     process.send_signal(signal.SIGKILL)
     process.wait()
