@@ -59,7 +59,7 @@ def test_a_cluster_down_loses_nothing_and_the_next_run_indexes_it_once(tmp_path:
     assert first.returncode == 1, first.stderr[-3000:]
     assert "store unavailable" in first.stderr
     assert "will be indexed by the next run" in first.stdout + first.stderr
-    assert ("new article" in first.stderr) == (when == "mid-run"), "the cut fell where it was meant to"
+    assert ("new article:" in first.stderr) == (when == "mid-run"), "the cut fell where it was meant to"
 
     proxy.down()
     proxy.up()
