@@ -1,0 +1,149 @@
+"""Verification of a candidate pair: which passages of one text stand in the other, and is that a copy.
+
+Greedy tiling over word runs: every run of `min_run` identical words found in both texts seeds a match,
+extended as far as the words agree, and scanning goes on after it. The result
+gives containment both ways (how much of A is in B, and of B in A) and the passages with character
+offsets into each article's `text`.
+
+The copy decision uses containment, not whole-page similarity: the shared unquoted words must be at least
+`min_shared_words` and at least `min_coverage` of the smaller text's unquoted words. Words inside quotation
+marks in either text are left out of both counts, so two articles quoting one statement, report or third
+article stay apart, while a teaser, a 30% excerpt inside a long page or a copy with an intro of its own pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pipelines.comparison_text import ComparisonText
+from pipelines.settings import LinkSettings
+
+MERGE_GAP_WORDS = 5  # passages this close in both texts are shown as one (a changed word, a dropped caption)
+
+
+@dataclass(frozen=True)
+class Passage:
+    """Aligned text: words [a_start, a_end) of A match words [b_start, b_end) of B (with small gaps)."""
+
+    a_start: int
+    a_end: int
+    b_start: int
+    b_end: int
+    a_chars: tuple[int, int]
+    b_chars: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """How two comparison texts overlap."""
+
+    passages: tuple[Passage, ...]
+    len_a: int
+    len_b: int
+    covered_a: bytearray  # 1 for each word of A inside a matched run
+    covered_b: bytearray
+    unquoted_a: int  # words of A outside quotations
+    unquoted_b: int
+    unquoted_shared_a: int  # words of A inside a matched run and quoted in neither text
+    unquoted_shared_b: int
+
+    @property
+    def shared_a(self) -> int:
+        return sum(self.covered_a)
+
+    @property
+    def shared_b(self) -> int:
+        return sum(self.covered_b)
+
+    @property
+    def containment_a(self) -> float:
+        """Share of A's words found in B."""
+        return self.shared_a / self.len_a if self.len_a else 0.0
+
+    @property
+    def containment_b(self) -> float:
+        """Share of B's words found in A."""
+        return self.shared_b / self.len_b if self.len_b else 0.0
+
+    @property
+    def unquoted_shared(self) -> int:
+        return min(self.unquoted_shared_a, self.unquoted_shared_b)
+
+    @property
+    def coverage_of_smaller(self) -> float:
+        """Share of the smaller text's unquoted words that the other holds (quotations left out)."""
+        shares = [s / n for s, n in ((self.unquoted_shared_a, self.unquoted_a), (self.unquoted_shared_b, self.unquoted_b)) if n]
+        return max(shares, default=0.0)
+
+    def swapped(self) -> Alignment:
+        """The same alignment seen from B."""
+        return Alignment(
+            passages=tuple(Passage(p.b_start, p.b_end, p.a_start, p.a_end, p.b_chars, p.a_chars) for p in self.passages),
+            len_a=self.len_b,
+            len_b=self.len_a,
+            covered_a=self.covered_b,
+            covered_b=self.covered_a,
+            unquoted_a=self.unquoted_b,
+            unquoted_b=self.unquoted_a,
+            unquoted_shared_a=self.unquoted_shared_b,
+            unquoted_shared_b=self.unquoted_shared_a,
+        )
+
+    def is_copy(self, settings: LinkSettings) -> bool:
+        """One text holds enough of the other to be a copy of it (or of a common original)."""
+        return self.unquoted_shared >= settings.min_shared_words and self.coverage_of_smaller >= settings.min_coverage
+
+
+def align(a: ComparisonText, b: ComparisonText, min_run: int) -> Alignment:
+    """Align `b` against `a`: greedy tiling seeded by runs of `min_run` words."""
+    runs = _matched_runs(a, b, min_run)
+    covered_a, covered_b = bytearray(len(a)), bytearray(len(b))
+    unquoted_a, unquoted_b = bytearray(len(a)), bytearray(len(b))
+    for i, j, length in runs:
+        covered_a[i : i + length] = b"\x01" * length
+        covered_b[j : j + length] = b"\x01" * length
+        for t in range(length):
+            if not (a.quoted[i + t] or b.quoted[j + t]):
+                unquoted_a[i + t] = unquoted_b[j + t] = 1
+    return Alignment(
+        passages=tuple(_passages(a, b, runs)),
+        len_a=len(a),
+        len_b=len(b),
+        covered_a=covered_a,
+        covered_b=covered_b,
+        unquoted_a=a.unquoted,
+        unquoted_b=b.unquoted,
+        unquoted_shared_a=sum(unquoted_a),
+        unquoted_shared_b=sum(unquoted_b),
+    )
+
+
+def _matched_runs(a: ComparisonText, b: ComparisonText, min_run: int) -> list[tuple[int, int, int]]:
+    """(start in A, start in B, length) of each match, in B's order."""
+    index = a.run_index(min_run)
+    seeds = b.runs(min_run)
+    words_a, words_b = a.words, b.words
+    runs: list[tuple[int, int, int]] = []
+    j = 0
+    while j < len(seeds):
+        i = index.get(seeds[j])
+        if i is None:
+            j += 1
+            continue
+        length = min_run
+        while i + length < len(words_a) and j + length < len(words_b) and words_a[i + length] == words_b[j + length]:
+            length += 1
+        runs.append((i, j, length))
+        j += length
+    return runs
+
+
+def _passages(a: ComparisonText, b: ComparisonText, runs: list[tuple[int, int, int]]) -> list[Passage]:
+    merged: list[list[int]] = []
+    for i, j, length in runs:
+        last = merged[-1] if merged else None
+        if last and 0 <= j - last[3] <= MERGE_GAP_WORDS and 0 <= i - last[1] <= MERGE_GAP_WORDS:
+            last[1], last[3] = i + length, j + length
+        else:
+            merged.append([i, i + length, j, j + length])
+    return [Passage(a0, a1, b0, b1, a.char_span(a0, a1), b.char_span(b0, b1)) for a0, a1, b0, b1 in merged]

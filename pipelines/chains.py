@@ -1,0 +1,265 @@
+"""Stories and syndication chains: which copy is the origin, and which copy each one took its text from.
+
+A story is an origin and the copies linked to it. The origin is chosen, in this order, by attribution
+evidence (an article credited by another member's attribution line, credit sentence, canonical or link came
+first), by earliest publication, by the outlet's role in config (an origin outlet before a republisher),
+and last by containment asymmetry (the more complete text: teasers and excerpts are the commonest undated
+copies). Each copy's parent is the member its evidence credits (a crosspost of a crosspost points at the
+copy it took from), else an earlier copy whose own additions it carries, else the origin.
+
+Confidence says how much to trust a placement: for a copy 0.55 plus 0.35 x the share of the smaller text
+found in the other (origin or parent), plus 0.1 when its own evidence credits its parent, less 0.2 without a
+date on either side and 0.05 without a title; for the origin 0.6, plus 0.3 when a copy credits it and 0.1
+when it is dated and no copy is dated earlier, less the same for a missing date or title.
+
+Story ids are derived from the origin's URL (`story_id_for`): the same origin always gives the same id,
+whatever order articles arrived in, so `relink_all` reproduces them. When a late origin arrives, the story
+is rebuilt under the new origin's id (its members move, nothing is duplicated).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import networkx as nx
+
+from crawlers.sources import Role, SourceRegistry
+from crawlers.urls import normalize_url
+from pipelines.alignment import Alignment
+from pipelines.models import Article, ChainInfo, Evidence
+from pipelines.settings import LinkSettings
+
+AlignFn = Callable[[Article, Article], Alignment]  # align(a, b): A = a, B = b
+
+ROLE_RANK = {Role.ORIGIN: 0, Role.BOTH: 1, None: 2, Role.REPUBLISHER: 3}  # None: a site not in config
+# Up to this many members every earlier copy is a parent candidate (at most 300 alignments, about 0.3 s);
+# in larger stories only the credited ones, the previous parent and those the linker verified.
+MAX_PAIRWISE_MEMBERS = 25
+ASYMMETRY_MARGIN = 0.05  # closer containments than this say nothing about direction
+URL_CREDIT, OUTLET_CREDIT = 2, 1
+LATEST = datetime.max.replace(tzinfo=timezone.utc)
+EARLIEST = datetime.min.replace(tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class Member:
+    """A story member with what is needed to place it."""
+
+    article: Article
+    evidence: tuple[Evidence, ...]
+    role_rank: int
+    link_urls: frozenset[str]
+
+    @property
+    def url(self) -> str:
+        return self.article.url
+
+    @classmethod
+    def of(cls, article: Article, evidence: Iterable[Evidence], sources: SourceRegistry) -> Member:
+        source = sources.get(article.outlet)
+        return cls(article, tuple(evidence), ROLE_RANK[source.role if source else None], frozenset(_normalized(article.links)))
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where one article sits: what `Store.set_chain` records."""
+
+    url: str
+    story_id: str
+    is_origin: bool
+    parent: str | None
+    chain: ChainInfo
+
+    def differs_from(self, article: Article) -> bool:
+        stored = (article.story_id, article.is_origin, article.parent, article.chain)
+        return stored != (self.story_id, self.is_origin, self.parent, self.chain)
+
+
+def story_id_for(origin_url: str) -> str:
+    return "s" + hashlib.sha1(origin_url.encode("utf-8")).hexdigest()[:16]
+
+
+def credit(member: Member, other: Article) -> int:
+    """How strongly `member` says it took its text from `other`: URL_CREDIT when it links or credits the
+    URL, OUTLET_CREDIT when an attribution names its outlet, else 0. Plain body links to an outlet's other
+    pages are not counted: they cite facts, not the text."""
+    if other.url in member.link_urls or any(e.url == other.url for e in member.evidence):
+        return URL_CREDIT
+    label = _domain_label(other.domain)
+    for item in member.evidence:
+        if item.kind == "body_link":
+            continue
+        if item.outlet in (other.outlet, other.domain):
+            return OUTLET_CREDIT
+        if item.outlet is None and item.kind == "attribution_line" and len(label) >= 4 and label in _letters(item.text):
+            return OUTLET_CREDIT  # "Reclaim The Net | July 8, 2025" and an article from reclaimthenet.org
+    return 0
+
+
+def precedes(x: Member, y: Member, align: AlignFn) -> bool:
+    """True when `x` is the earlier of the two in the syndication chain (the one copied from)."""
+    x_credited, y_credited = credit(y, x.article), credit(x, y.article)
+    if x_credited != y_credited:
+        return x_credited > y_credited
+    x_date, y_date = x.article.published, y.article.published
+    if x_date and y_date and x_date != y_date:
+        return x_date < y_date
+    if x.role_rank != y.role_rank:
+        return x.role_rank < y.role_rank
+    alignment = align(x.article, y.article)
+    if abs(alignment.containment_b - alignment.containment_a) > ASYMMETRY_MARGIN:
+        return alignment.containment_b > alignment.containment_a  # x holds more of y than y of x
+    if (x_date is None) != (y_date is None):
+        return x_date is not None  # nothing else tells: a dated page is the better-documented origin
+    return x.url < y.url
+
+
+def choose_origin(members: list[Member], align: AlignFn) -> Member:
+    """The member no other one credits first, then the earliest, then the more complete."""
+    graph = _credit_graph(members)
+    roots = [m for m in members if graph.in_degree(m.url) == 0] or members
+    roots.sort(key=lambda m: m.url)
+    best = roots[0]
+    for member in roots[1:]:
+        if precedes(member, best, align):
+            best = member
+    return best
+
+
+def build_chain(
+    members: list[Member],
+    align: AlignFn,
+    settings: LinkSettings,
+    to_place: set[str] | None = None,
+    hints: dict[str, set[str]] | None = None,
+) -> list[Placement]:
+    """Placements of a story's members. With `to_place`, other copies keep their stored placement (a copy
+    joined a story whose origin did not change); `hints` add parent candidates per member in stories of
+    more than MAX_PAIRWISE_MEMBERS (the members a new article was verified against)."""
+    origin = choose_origin(members, align)
+    sid = story_id_for(origin.url)
+    ordered = _ordered(members, origin)
+    placements = [_place_origin(origin, ordered, sid)]
+    by_url = {m.url: m for m in ordered}
+    for position, member in enumerate(ordered[1:], start=1):
+        if to_place is not None and member.url not in to_place and member.article.story_id == sid:
+            continue
+        earlier = {m.url for m in ordered[:position]}
+        if len(ordered) <= MAX_PAIRWISE_MEMBERS:
+            wanted = earlier
+        else:
+            wanted = {c.url for c in ordered[:position] if credit(member, c.article)}
+            wanted |= {member.article.parent} | (hints or {}).get(member.url, set())
+        candidates = [by_url[u] for u in sorted(wanted & earlier) if u != origin.url]
+        placements.append(_place_copy(member, origin, candidates, align, settings, sid))
+    return placements
+
+
+def classify(coverage: float, added_share: float, settings: LinkSettings) -> str:
+    """full: the whole origin and little else; extended: the whole origin with commentary or an intro;
+    excerpt: part of the origin (a teaser, a cut ending); partial: part of the origin inside other text."""
+    if coverage >= settings.full_coverage:
+        return "full" if added_share <= settings.added_share else "extended"
+    return "excerpt" if added_share <= settings.added_share else "partial"
+
+
+def _place_origin(origin: Member, ordered: list[Member], sid: str) -> Placement:
+    article = origin.article
+    credited = any(credit(m, article) for m in ordered[1:])
+    earliest = article.published is not None and all(
+        m.article.published is None or m.article.published >= article.published for m in ordered[1:]
+    )
+    confidence = 0.6 + 0.3 * credited + 0.1 * earliest - 0.2 * (article.published is None) - 0.05 * (not article.title)
+    chain = ChainInfo(coverage=1.0, added_share=0.0, lag_seconds=0.0, kind="origin",
+                      confidence=_clamp(confidence), evidence=list(origin.evidence))
+    return Placement(origin.url, sid, True, None, chain)
+
+
+def _place_copy(
+    member: Member, origin: Member, candidates: list[Member], align: AlignFn, settings: LinkSettings, sid: str
+) -> Placement:
+    to_origin = align(origin.article, member.article)
+    parent, credited = _parent(member, origin, to_origin, candidates, align, settings)
+    coverage = round(to_origin.containment_a, 4)
+    added = round(1.0 - to_origin.containment_b, 4)
+    article, first = member.article, origin.article
+    lag = (article.published - first.published).total_seconds() if article.published and first.published else None
+    text_strength = min(1.0, max(to_origin.coverage_of_smaller, align(parent.article, article).coverage_of_smaller))
+    confidence = (0.55 + 0.35 * text_strength + 0.1 * credited
+                  - 0.2 * (lag is None) - 0.05 * (not article.title))
+    chain = ChainInfo(coverage=coverage, added_share=added, lag_seconds=lag, kind=classify(coverage, added, settings),
+                      confidence=_clamp(confidence), evidence=list(member.evidence))
+    return Placement(member.url, sid, False, parent.url, chain)
+
+
+def _parent(
+    member: Member, origin: Member, to_origin: Alignment, candidates: list[Member], align: AlignFn, settings: LinkSettings
+) -> tuple[Member, bool]:
+    """(parent, whether the member's own evidence credits it)."""
+    credits = {m.url: credit(member, m.article) for m in [origin, *candidates]}
+    strongest = max(credits.values())
+    if strongest:
+        # Several credited: the latest is the one it took from (the others' credits came with the copied text,
+        # as Global Research's "... where this article was originally published" does).
+        credited = [m for m in [origin, *candidates] if credits[m.url] == strongest]
+        return max(credited, key=lambda m: ((m.article.published or EARLIEST).isoformat(), m.url)), True
+    best, best_extra = origin, 0
+    for candidate in candidates:
+        alignment = align(candidate.article, member.article)
+        if not alignment.is_copy(settings):
+            continue
+        # words the member shares with this copy but not with the origin: the copy's own additions
+        extra = sum(1 for here, there in zip(alignment.covered_b, to_origin.covered_b) if here and not there)
+        if extra >= settings.min_shared_words and extra > best_extra:
+            best, best_extra = candidate, extra
+    return best, False
+
+
+def _credit_graph(members: list[Member]) -> nx.DiGraph:
+    """Edge u -> v when v credits u; mutual credits are dropped (they say nothing about direction)."""
+    graph = nx.DiGraph()
+    graph.add_nodes_from(m.url for m in members)
+    for member in members:
+        for other in members:
+            if other is not member and credit(member, other.article):
+                graph.add_edge(other.url, member.url)
+    while True:
+        try:
+            cycle = nx.find_cycle(graph)
+        except nx.NetworkXNoCycle:
+            return graph
+        graph.remove_edges_from(cycle)
+
+
+def _ordered(members: list[Member], origin: Member) -> list[Member]:
+    """The origin, then the copies: credited before crediting, then by publication."""
+    graph = _credit_graph(members)
+    graph.remove_node(origin.url)
+    by_url = {m.url: m for m in members}
+    key = {m.url: ((m.article.published or LATEST).isoformat(), m.url) for m in members}
+    rest = nx.lexicographical_topological_sort(graph, key=lambda url: key[url])
+    return [origin, *(by_url[u] for u in rest)]
+
+
+def _domain_label(domain: str) -> str:
+    return _letters(domain.rsplit(".", 1)[0])
+
+
+def _letters(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+def _normalized(urls: Iterable[str]) -> Iterable[str]:
+    for url in urls:
+        try:
+            yield normalize_url(url)
+        except ValueError:
+            continue
+
+
+def _clamp(value: float) -> float:
+    return round(min(1.0, max(0.05, value)), 3)

@@ -1,0 +1,311 @@
+"""The text two articles are compared on: the article's words without what every copy dresses it in.
+
+Dropped lines: per-site boilerplate (the regular expressions in config, of every site, since copies carry
+their source's footer too), lines that recur across articles of one outlet (learned from the store's
+fingerprint index, not hand-listed), photo captions ("© ..." with the alt line before and the caption after)
+including captions spliced into a sentence (the sentence is rejoined, also when split mid-word), credit
+lines and bylines, date-only lines, credit sentences ("originally published at ...") and a trailing "Read
+more >>". Words are compared case-folded without accents, so quotes, dashes and whitespace never matter;
+words inside quotation marks are flagged, for the copy decision to discount (pipelines/alignment.py).
+The displayed text is never changed: every word keeps its character span in it, so aligned passages are
+reported as offsets into the article's `text`.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Set
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+
+from crawlers.sources import SourceRegistry
+from pipelines.attribution import CREDIT_SENTENCE, DATE, READ_MORE, AttributionParser
+from pipelines.fingerprints import stable_hash
+from pipelines.models import Article
+from pipelines.stores.base import Store
+
+WORD = re.compile(r"\w+")
+CAPTION_START = re.compile(r"^(?:©|\(c\)\s|Photo:|Image:|Photo credit|Credit:|Featured image)", re.I)
+SENTENCE_END = re.compile(r"[.!?:;\"”’)\]…»*]\s*$")
+QUOTE_MARK = re.compile(r"[“”«»„\"]")
+OPENING_QUOTES = "“«„"
+CLOSING_QUOTES = "”»"
+MIN_QUOTE_WORDS = 5  # shorter quoted bits are scare quotes ("moderates"), not quotations
+MAX_CAPTION_WORDS = 60  # captions between the halves of a split sentence are never longer in the seeds (25)
+MAX_CAPTION_LINES = 3
+MIN_SPLIT_WORDS = 6  # a line cut mid-sentence is part of a paragraph, not a heading of a few words
+MAX_CREDIT_SENTENCE_WORDS = 60  # an author bio with its credit ("... where this article was originally published")
+MAX_LEARNED_SHARE = 0.5  # above this, "recurring" lines are a duplicated article, not boilerplate
+SIGNATURE_WORDS = 8  # a long line is learned by its first and by its last 8 words
+
+
+@dataclass(eq=False)
+class ComparisonText:
+    """Normalised words of an article's text with their character spans in it and whether each is quoted."""
+
+    text: str
+    words: list[str] = field(default_factory=list)
+    spans: list[tuple[int, int]] = field(default_factory=list)
+    quoted: bytearray = field(default_factory=bytearray)
+    _runs: dict[int, list[tuple[str, ...]]] = field(default_factory=dict, repr=False)
+    _index: dict[int, dict[tuple[str, ...], int]] = field(default_factory=dict, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    @cached_property
+    def unquoted(self) -> int:
+        return len(self.words) - sum(self.quoted)
+
+    def char_span(self, start: int, end: int) -> tuple[int, int]:
+        """Offsets in `text` of the words start..end-1."""
+        return self.spans[start][0], self.spans[end - 1][1]
+
+    def runs(self, k: int) -> list[tuple[str, ...]]:
+        """Every run of `k` words, in order (kept: one text is aligned against many candidates)."""
+        if k not in self._runs:
+            self._runs[k] = list(zip(*(self.words[i:] for i in range(k))))
+        return self._runs[k]
+
+    def run_index(self, k: int) -> dict[tuple[str, ...], int]:
+        """Where each run of `k` words starts (its last occurrence, for a run the text repeats)."""
+        if k not in self._index:
+            runs = self.runs(k)
+            self._index[k] = dict(zip(runs, range(len(runs))))
+        return self._index[k]
+
+
+@dataclass
+class _Line:
+    start: int
+    end: int
+    text: str
+    keep: bool = True
+    joined_to_previous: bool = False  # the sentence continues from the previous kept line (a spliced caption)
+
+
+class TextCleaner:
+    """Builds comparison texts; made once from the source registry."""
+
+    def __init__(self, sources: SourceRegistry, attribution: AttributionParser | None = None) -> None:
+        self.attribution = attribution or AttributionParser(sources)
+        self.boilerplate = _BoilerplatePatterns([p for source in sources for p in source.extraction.boilerplate])
+
+    def line_hashes(self, article: Article) -> frozenset[int]:
+        """Signatures of each line, salted with the outlet, for learning the outlet's recurring lines."""
+        return _line_hashes(article.outlet, article.text)
+
+    def clean(self, article: Article, recurring: Set[int] = frozenset()) -> ComparisonText:
+        """The comparison text of `article`; `recurring` holds line hashes known to recur at its outlet."""
+        lines = _split_lines(article.text)
+        self._drop_furniture(lines)
+        self._drop_learned(lines, article.outlet, recurring)
+        _rejoin_split_sentences(lines)
+        _trim_read_more(lines)
+        return _tokenize(article.text, lines)
+
+    def _drop_furniture(self, lines: list[_Line]) -> None:
+        for i, line in enumerate(lines):
+            if not line.keep:
+                continue
+            if CAPTION_START.match(line.text):
+                _drop_caption(lines, i)
+            elif not self._drop_boilerplate(lines, i) and self._is_furniture(line.text):
+                line.keep = False
+
+    def _drop_boilerplate(self, lines: list[_Line], i: int) -> bool:
+        """Drops line i (and the next, for a pattern spanning a hard-wrapped line) when a pattern matches."""
+        if self.boilerplate.search(lines[i].text):
+            lines[i].keep = False
+            return True
+        if i + 1 < len(lines):
+            match = self.boilerplate.search(lines[i].text + " " + lines[i + 1].text)
+            if match and match.start() < len(lines[i].text) < match.end():
+                lines[i].keep = lines[i + 1].keep = False
+                return True
+        return False
+
+    def _is_furniture(self, text: str) -> bool:
+        """A date alone, a credit line or byline, or a short credit sentence."""
+        return bool(
+            DATE.fullmatch(text.strip(" .*"))
+            or self.attribution.is_credit_line(text)
+            or (len(text.split()) <= MAX_CREDIT_SENTENCE_WORDS and CREDIT_SENTENCE.search(text))
+        )
+
+    @staticmethod
+    def _drop_learned(lines: list[_Line], outlet: str, recurring: Set[int]) -> None:
+        if not recurring:
+            return
+        learned = [line for line in lines if line.keep and not recurring.isdisjoint(_line_signatures(outlet, line.text))]
+        words = sum(len(line.text.split()) for line in lines if line.keep)
+        if sum(len(line.text.split()) for line in learned) > MAX_LEARNED_SHARE * words:
+            return  # the same article stored twice by one site: its text is not boilerplate
+        for line in learned:
+            line.keep = False
+
+
+class _BoilerplatePatterns:
+    """Every site's boilerplate expressions as two alternations: those anchored at the line start are tried
+    there only (one match, not a search along the whole line), the others searched."""
+
+    def __init__(self, patterns: list[str]) -> None:
+        anchored = [p[1:] for p in patterns if p.startswith("^")]
+        floating = [p for p in patterns if not p.startswith("^")]
+        self.anchored = re.compile("|".join(f"(?:{p})" for p in anchored)) if anchored else None
+        self.floating = re.compile("|".join(f"(?:{p})" for p in floating)) if floating else None
+
+    def search(self, text: str) -> re.Match[str] | None:
+        return (self.anchored and self.anchored.match(text)) or (self.floating and self.floating.search(text)) or None
+
+
+def prepare(article: Article, store: Store, cleaner: TextCleaner, min_articles: int) -> ComparisonText:
+    """The comparison text of a stored article, without lines found in `min_articles` other articles of its
+    outlet (the article's own fingerprints are counted out, so the answer does not depend on whether it was
+    fingerprinted before)."""
+    hashes = cleaner.line_hashes(article)
+    if not hashes:
+        return cleaner.clean(article)
+    own = store.get_fingerprints(article.url)
+    counts = store.doc_freqs(sorted(hashes))
+    recurring = {h for h, n in counts.items() if n - (h in own) >= min_articles}
+    return cleaner.clean(article, recurring)
+
+
+def _split_lines(text: str) -> list[_Line]:
+    """Non-blank lines with the offsets of their stripped content."""
+    lines = []
+    for match in re.finditer(r"[^\n]+", text):
+        content = match.group()
+        stripped = content.strip()
+        if stripped:
+            start = match.start() + content.index(stripped)
+            lines.append(_Line(start, start + len(stripped), stripped))
+    return lines
+
+
+def _drop_caption(lines: list[_Line], i: int) -> None:
+    """The "© credit" line, the image's alt line before it and the caption after it."""
+    lines[i].keep = False
+    if i > 0 and _is_caption_title(lines[i - 1].text):
+        lines[i - 1].keep = False
+    if i + 1 < len(lines) and len(lines[i + 1].text.split()) <= MAX_CAPTION_WORDS:
+        lines[i + 1].keep = False
+
+
+def _is_caption_title(text: str) -> bool:
+    """An image's alt line before its "©" credit: a few words without a full stop."""
+    return len(text.split()) <= 8 and not SENTENCE_END.search(text)
+
+
+def _rejoin_split_sentences(lines: list[_Line]) -> None:
+    """A sentence cut by a caption (or a stray line break) goes on in a later paragraph-sized line starting
+    in lower case: drop the caption lines between and mark the join."""
+    for i, line in enumerate(lines):
+        if not line.keep or SENTENCE_END.search(line.text) or len(line.text.split()) < MIN_SPLIT_WORDS:
+            continue
+        for j in range(i + 1, min(i + 2 + MAX_CAPTION_LINES, len(lines))):
+            following = lines[j]
+            if _continues_sentence(following.text):
+                for between in lines[i + 1 : j]:
+                    between.keep = False
+                following.keep = following.joined_to_previous = True
+                break
+            if len(following.text.split()) > MAX_CAPTION_WORDS:
+                break
+
+
+def _continues_sentence(text: str) -> bool:
+    """The rest of a split sentence: starts in lower case and is paragraph-like (an image's alt line, also
+    lower case, is a few words without a full stop)."""
+    return text[0].islower() and (len(text.split()) >= MIN_SPLIT_WORDS * 2 or bool(SENTENCE_END.search(text)))
+
+
+def _trim_read_more(lines: list[_Line]) -> None:
+    """"... Read more >>" / "Full article" at the end of a teaser is not the article's text."""
+    kept = [line for line in lines if line.keep]
+    for line in kept[-3:]:
+        match = READ_MORE.search(line.text)
+        if match:
+            line.end = line.start + match.start()
+            line.text = line.text[: match.start()]
+
+
+def _tokenize(text: str, lines: list[_Line]) -> ComparisonText:
+    out = ComparisonText(text)
+    kept = [line for line in lines if line.keep]
+    vocabulary = _vocabulary(kept) if any(line.joined_to_previous for line in kept) else Counter()
+    for line in kept:
+        words = list(map(_normalise, WORD.findall(text, line.start, line.end)))
+        spans = [m.span() for m in WORD.finditer(text, line.start, line.end)]
+        if not words:
+            continue
+        if line.joined_to_previous and out.words:
+            joined = out.words[-1] + words[0]
+            if vocabulary[joined] and vocabulary[words[0]] == 1:  # "a" + "l-Nusra": a word split in two
+                out.words[-1] = joined
+                out.spans[-1] = (out.spans[-1][0], spans[0][1])
+                words, spans = words[1:], spans[1:]
+        quoted_ranges = _quoted_ranges(text, line)
+        out.words.extend(words)
+        out.spans.extend(spans)
+        if quoted_ranges:
+            out.quoted.extend(any(a <= start < b for a, b in quoted_ranges) for start, _ in spans)
+        else:
+            out.quoted.extend(bytes(len(words)))
+    return out
+
+
+def _vocabulary(lines: list[_Line]) -> Counter[str]:
+    return Counter(_normalise(w) for line in lines for w in WORD.findall(line.text))
+
+
+def _quoted_ranges(text: str, line: _Line) -> list[tuple[int, int]]:
+    """Character ranges of quotations of at least MIN_QUOTE_WORDS words in one paragraph. A paragraph
+    opened by a quotation mark and never closed is quoted to its end (multi-paragraph quotations); a
+    markdown block quote ("> ") is quoted whole."""
+    if line.text.startswith(">"):
+        return [(line.start, line.end)]
+    ranges: list[tuple[int, int]] = []
+    opened: int | None = None
+    for match in QUOTE_MARK.finditer(text, line.start, line.end):
+        mark = match.group()
+        if opened is None and mark not in CLOSING_QUOTES:
+            opened = match.end()
+        elif opened is not None and mark not in OPENING_QUOTES:
+            ranges.append((opened, match.start()))
+            opened = None
+        elif opened is None:  # a closing mark with no opening one: the quotation began the paragraph
+            ranges.append((line.start, match.start()))
+    if opened is not None:
+        ranges.append((opened, line.end))
+    return [(a, b) for a, b in ranges if len(WORD.findall(text, a, b)) >= MIN_QUOTE_WORDS]
+
+
+@lru_cache(maxsize=200_000)
+def _normalise(word: str) -> str:
+    word = word.casefold()
+    if word.isascii():
+        return word
+    return "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
+
+
+@lru_cache(maxsize=256)
+def _line_hashes(outlet: str, text: str) -> frozenset[int]:
+    return frozenset(h for line in _split_lines(text) for h in _line_signatures(outlet, line.text))
+
+
+@lru_cache(maxsize=100_000)
+def _line_signatures(outlet: str, line: str) -> tuple[int, ...]:
+    """A short line is known by its words; a long one by its opening and by its closing words, so that a
+    footer naming each article's title ("This article (<title>) is free and open source ... edits@...")
+    is still recognised."""
+    words = [_normalise(w) for w in WORD.findall(line)]
+    if not words:
+        return ()
+    if len(words) < 2 * SIGNATURE_WORDS:
+        return (stable_hash(f"line\n{outlet}\n{' '.join(words)}"),)
+    return (stable_hash(f"head\n{outlet}\n{' '.join(words[:SIGNATURE_WORDS])}"),
+            stable_hash(f"tail\n{outlet}\n{' '.join(words[-SIGNATURE_WORDS:])}"))
