@@ -9,15 +9,36 @@ from __future__ import annotations
 import re
 from enum import Enum
 from pathlib import Path
+from typing import Annotated
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 DEFAULT_SOURCES_FILE = Path(__file__).resolve().parents[1] / "config" / "sources.yaml"
 
 
 class ConfigError(Exception):
     """A configuration file is wrong; the message names the file, entry and field."""
+
+
+def check_patterns(patterns: list[str]) -> list[str]:
+    """Every pattern compiles, or a ValueError names the one that does not."""
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"bad regular expression {pattern!r}: {exc}") from exc
+    return patterns
+
+
+def first_error(exc: ValidationError) -> tuple[str, str]:
+    """(dotted field, message) of a validation error's first problem, for one-line config errors."""
+    first = exc.errors()[0]
+    return ".".join(str(p) for p in first["loc"]) or "(entry)", first["msg"]
+
+
+# A list of regular expressions, checked when the config is loaded.
+Patterns = Annotated[list[str], AfterValidator(check_patterns)]
 
 
 class Role(str, Enum):
@@ -46,21 +67,12 @@ class ExtractionHints(Strict):
     date_selector: str | None = None
     body_selector: str | None = None
     body_exclude: list[str] = Field(default_factory=list, description="CSS selectors removed from the body.")
-    boilerplate: list[str] = Field(
+    boilerplate: Patterns = Field(
         default_factory=list,
         description="Regular expressions; a text line that matches one is the site's boilerplate.",
     )
     next_data: bool = Field(False, description="Read metadata from the page's __NEXT_DATA__ JSON (Next.js).")
 
-    @field_validator("boilerplate")
-    @classmethod
-    def _compiles(cls, patterns: list[str]) -> list[str]:
-        for pattern in patterns:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"bad regular expression {pattern!r}: {exc}") from exc
-        return patterns
 
 
 class Source(Strict):
@@ -74,7 +86,7 @@ class Source(Strict):
     feeds: list[str] = Field(default_factory=list)
     sitemaps: list[str] = Field(default_factory=list)
     listings: list[str] = Field(default_factory=list, description="Listing pages for backfill.")
-    article_url_patterns: list[str] = Field(
+    article_url_patterns: Patterns = Field(
         default_factory=list, description="Regular expressions an article URL matches (path and query)."
     )
     archive_only: bool = Field(False, description="Defunct: reached only through a web archive.")
@@ -82,15 +94,6 @@ class Source(Strict):
     politeness: Politeness = Field(default_factory=Politeness)
     extraction: ExtractionHints = Field(default_factory=ExtractionHints)
 
-    @field_validator("article_url_patterns")
-    @classmethod
-    def _patterns_compile(cls, patterns: list[str]) -> list[str]:
-        for pattern in patterns:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"bad regular expression {pattern!r}: {exc}") from exc
-        return patterns
 
     @model_validator(mode="after")
     def _has_a_way_in(self) -> Source:
@@ -164,9 +167,8 @@ def load_sources(path: Path | str = DEFAULT_SOURCES_FILE) -> SourceRegistry:
         try:
             sources.append(Source.model_validate(entry))
         except ValidationError as exc:
-            first = exc.errors()[0]
-            field = ".".join(str(p) for p in first["loc"]) or "(entry)"
-            raise ConfigError(f"{path}: source '{label}', field '{field}': {first['msg']}") from exc
+            field, message = first_error(exc)
+            raise ConfigError(f"{path}: source '{label}', field '{field}': {message}") from exc
     keys = [s.key for s in sources]
     duplicates = sorted({k for k in keys if keys.count(k) > 1})
     if duplicates:

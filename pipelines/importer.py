@@ -15,6 +15,7 @@ from pathlib import Path
 from loguru import logger
 from pydantic import BaseModel, ValidationError, field_validator
 
+from crawlers.sources import first_error
 from crawlers.state import ArchivedPage
 from crawlers.urls import normalize_url, registered_domain
 from pipelines.models import Article
@@ -48,8 +49,8 @@ def read_documents(path: Path) -> Iterator[tuple[int, ImportedDocument | str]]:
             except json.JSONDecodeError as exc:
                 yield number, f"not JSON: {exc.msg} at column {exc.colno}"
             except ValidationError as exc:
-                first = exc.errors()[0]
-                yield number, f"field '{'.'.join(map(str, first['loc']))}': {first['msg']}"
+                field, message = first_error(exc)
+                yield number, f"field '{field}': {message}"
 
 
 def import_file(path: Path, processor: ArticleProcessor) -> tuple[int, int]:

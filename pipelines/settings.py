@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from crawlers.sources import DEFAULT_SOURCES_FILE, ConfigError
+from crawlers.sources import DEFAULT_SOURCES_FILE, ConfigError, first_error
 
 
 class Section(BaseModel):
@@ -189,9 +189,8 @@ def load_settings(config_file: Path | None = None, overrides: dict | None = None
     try:
         return Settings.model_validate(values)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"{path}: setting '{field}': {first['msg']}") from exc
+        field, message = first_error(exc)
+        raise ConfigError(f"{path}: setting '{field}': {message}") from exc
 
 
 def _from_environment() -> dict:
