@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
-
-from crawlers.replay.server import ReplayWeb
 from cli_runner import REPO, command, environment
 from cli_runner import storytrail as run_storytrail
+
+from crawlers.replay.server import ReplayWeb
 from crawlers.sources import load_sources
 from crawlers.urls import normalize_url
 from pipelines.stores.sqlite import SqliteStore
