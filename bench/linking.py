@@ -111,6 +111,7 @@ class BenchArticle:
     story: str
     kind: str  # original, single, quote_negative, or a copy kind
     origin: str | None = None
+    group: str | None = None  # the two articles of a quote-sharing pair
     links: list[str] = field(default_factory=list)
 
 
@@ -143,9 +144,10 @@ class CorpusBuilder:
         return articles + late
 
     # -- pieces -------------------------------------------------------------------------------------
-    def _article(self, kind: str, paragraphs: list[str] | None = None, story: str | None = None) -> BenchArticle:
+    def _article(self, kind: str, paragraphs: list[str] | None = None, story: str | None = None,
+                 not_at: str | None = None) -> BenchArticle:
         self.count += 1
-        outlet = self.rng.choice(self.outlets)
+        outlet = self.rng.choice([o for o in self.outlets if o != not_at])  # sites republish others' articles
         paragraphs = paragraphs or self.model.paragraphs(self.rng.randint(250, 900))
         if self.rng.random() < COMMON_QUOTE_SHARE:
             paragraphs.insert(len(paragraphs) // 2, "As everybody recalls: " + self.common_quote)
@@ -163,7 +165,7 @@ class CorpusBuilder:
             source = self.rng.choice(copies) if kind == "crosspost" and copies else origin
             kind = kind if source is not origin else ("full" if kind == "crosspost" else kind)
             source_body = body if source is origin else source.text.split("\n")[:-1]
-            copy = self._article(kind, self._transform(kind, list(source_body), source), story=origin.story)
+            copy = self._article(kind, self._transform(kind, list(source_body), source), origin.story, source.outlet)
             copy.origin = origin.url
             copy.published = (datetime.fromisoformat(source.published) + timedelta(minutes=self.rng.randint(10, 4000))).isoformat()
             copy.links = [source.url] if kind in ("teaser", "crosspost") else []
@@ -202,6 +204,7 @@ class CorpusBuilder:
         pair = []
         for _ in range(2):
             article = self._article("quote_negative")
+            article.group = statement[:40]
             lines = article.text.split("\n")
             quoted = f"The ministry said in a statement: “{statement}”" if marked else statement
             lines.insert(self.rng.randint(1, max(1, len(lines) - 2)), quoted)
@@ -350,8 +353,11 @@ def score(truth: list[BenchArticle], stories: dict[str, str], origins: dict[str,
     all_found = [f for values in found.values() for f in values]
     partial = [f for kind in PARTIAL_KINDS for f in found[kind]]
     recall = sum(all_found) / len(all_found)
-    negatives = [a for a in truth if a.kind == "quote_negative"]
-    merged = sum(1 for a, b in zip(negatives[::2], negatives[1::2]) if stories[a.url] == stories[b.url])
+    pairs: dict[str, list[str]] = defaultdict(list)
+    for article in truth:
+        if article.group:
+            pairs[article.group].append(article.url)
+    merged = sum(1 for a, b in pairs.values() if stories[a] == stories[b])
     accuracy = None
     if origins is not None:
         planted = [a for a in truth if a.kind == "original"]

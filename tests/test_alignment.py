@@ -51,7 +51,7 @@ def test_a_30_percent_excerpt_inside_a_long_page_is_a_copy(cleaner):
     share = sum(len(p.split()) for p in excerpt) / 600
     page = prose(800, 4) + excerpt + prose(700, 5)
     alignment = align(compared(cleaner, original), compared(cleaner, page), SETTINGS.min_run_words)
-    assert alignment.containment_a == pytest.approx(share, abs=0.01) and 0.2 < share < 0.4
+    assert alignment.containment_a == pytest.approx(share, abs=0.01) and 0.28 < share < 0.4
     assert alignment.containment_b < 0.15  # whole-page similarity would call these unrelated
     assert alignment.is_copy(SETTINGS)
 

@@ -27,10 +27,6 @@ def seed(name: str) -> str:
     return next(SEEDS.glob(f"{name}_*.txt")).read_text(encoding="utf-8")
 
 
-def words_of(text: str) -> str:
-    return " ".join(text.lower().replace("-", " ").split())
-
-
 def joined(cleaner: TextCleaner, article: Article) -> str:
     return " ".join(cleaner.clean(article).words)
 
