@@ -106,20 +106,7 @@ def stories_table(summaries: list[dict]) -> Table:
 def iter_export_rows(store: Store) -> Iterator[dict]:
     """One row per article, in URL order, for `export --format jsonl`."""
     for article in store.iter_articles():
-        chain = article.chain
-        yield {
-            **_identity(article),
-            "domain": article.domain,
-            "story_id": article.story_id,
-            "is_origin": article.is_origin,
-            "parent": article.parent,
-            "kind": chain.kind if chain else None,
-            "coverage": chain.coverage if chain else None,
-            "added_share": chain.added_share if chain else None,
-            "lag_seconds": chain.lag_seconds if chain else None,
-            "confidence": chain.confidence if chain else None,
-            "evidence": [e.kind for e in chain.evidence] if chain else [],
-        }
+        yield {**_copy_row(article), "domain": article.domain, "story_id": article.story_id, "is_origin": article.is_origin}
 
 
 def _identity(article: Article) -> dict:
