@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from loguru import logger
 from scrapy import signals
@@ -33,7 +33,6 @@ COUNTER_PREFIXES = ("feed/", "page/", "fetch/", "extract/", "store/", "link/")
 class RunSummary:
     counters: dict[str, int]
     store_error: str | None = None
-    messages: list[str] = field(default_factory=list)
 
     @property
     def new_articles(self) -> int:
