@@ -19,7 +19,7 @@ from crawlers.sources import SourceRegistry
 from crawlers.state import ArchivedPage, CrawlState
 from crawlers.urls import host_of, normalize_url, registered_domain
 from pipelines.linking import LinkOutcome
-from pipelines.models import Article
+from pipelines.models import Article, UpsertResult
 from pipelines.stores.base import Store, StoreError
 
 
@@ -85,7 +85,7 @@ class ArticleProcessor:
             self.counters["store/deferred"] += 1
             return False
         try:
-            result = self.store.upsert([article])
+            self._count_upsert(self.store.upsert([article]), log, article)
             if self.linker is not None:
                 self.counters[self.linker.link(article).counter] += 1
         except StoreError as exc:
@@ -94,6 +94,9 @@ class ArticleProcessor:
             log.error("store unavailable, keeping fetched pages locally for the next run: {}", exc)
             return False
         self.state.mark_indexed(article.url)
+        return True
+
+    def _count_upsert(self, result: UpsertResult, log, article: Article) -> None:
         if result.added:
             self.counters["store/added"] += 1
             log.info("new article: {}", article.title or "(no title)")
@@ -102,7 +105,6 @@ class ArticleProcessor:
             log.info("article changed, previous text kept in history")
         else:
             self.counters["store/unchanged"] += 1
-        return True
 
     def index_pending(self) -> None:
         """Index pages archived by an earlier run that did not reach the store."""
