@@ -318,7 +318,6 @@ def test_story_json_tree_and_export_rows(linked):
 
 # -- the replay corpus's truth ---------------------------------------------------------------------------
 
-REPLAY_TRUTH = ROOT / "crawlers" / "replay" / "corpus" / "truth.json"
 
 
 def replay_articles() -> tuple[dict, dict[str, Article]]:
@@ -342,7 +341,6 @@ def replay_articles() -> tuple[dict, dict[str, Article]]:
     return truth, articles
 
 
-@pytest.mark.skipif(not REPLAY_TRUTH.exists(), reason="replay corpus not present")
 @pytest.mark.parametrize("arrival", ["publication order", "reverse order"])
 def test_replay_corpus_precision_recall_and_origins(tmp_path, arrival):
     """Issue 3's figures: pairwise precision >= 0.99 (every pair put in one story counts), recall >= 0.97 on
