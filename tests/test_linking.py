@@ -319,7 +319,6 @@ def test_story_json_tree_and_export_rows(linked):
 # -- the replay corpus's truth ---------------------------------------------------------------------------
 
 
-
 def replay_articles() -> tuple[dict, dict[str, Article]]:
     """The truth and each corpus page as production sees it: rendered, then read by the real extractor."""
     from crawlers.extraction import extract_article
