@@ -5,10 +5,12 @@ Data: pseudo-articles generated from a word-bigram model of real news text (the 
 planted copies of known kinds (full, intro added, trimmed, teaser, 30% excerpt inside a long page,
 captions spliced mid-sentence, new headline with a credit line, crosspost of a crosspost) and negatives
 (pairs sharing a quoted statement, marked or not, and one quote repeated across 1% of all articles).
-Arrival is in publication order, except 3% of the origins that arrive last (a backfill).
+A copy is always on another site than the page it copies. Arrival is in publication order, except 3% of
+the origins that arrive last (a backfill).
 
 Ours: the real SqliteStore on a temporary file and `Linker.link` per article, exactly as the pipeline calls
-it (with fsync off on that throwaway file: with it, WAL checkpoints add about 5 ms an article on this disk). Baseline: MinHash (128 permutations) of the same comparison text's 5-word shingles, MinHashLSH at the
+it (with fsync off on that throwaway file: with it, WAL checkpoints add about 5 ms an article on this disk).
+Baseline: MinHash (128 permutations) of the same comparison text's 5-word shingles, MinHashLSH at the
 threshold with the best F1 of a sweep; pairs it returns are grouped transitively, as stories are.
 Each system runs in its own process, the two side by side, so peak memory (ru_maxrss) is its own.
 
