@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from pipelines.models import Article, ChainInfo, SearchHit, StoreStats, UpsertResult
+from pipelines.query import to_sqlite
 from pipelines.stores.base import Store, StoreError
 from pipelines.stores.collapse import collapse_hits as _collapse
 
@@ -175,8 +176,6 @@ class SqliteStore(Store):
         return [Article.model_validate_json(r["record"]) for r in rows]
 
     def search(self, query: str, limit: int = 20, collapse_stories: bool = False) -> list[SearchHit]:
-        from pipelines.query import to_sqlite  # one query syntax for both stores
-
         match, where, params = to_sqlite(query)
         sql = "SELECT a.*, {score} AS score FROM {source} WHERE {where} ORDER BY {order}"
         if match:
@@ -187,6 +186,8 @@ class SqliteStore(Store):
             params = [match, *params]
         else:
             sql = sql.format(score="0.0", source="articles a", where=where or "1", order="a.published DESC")
+        if not collapse_stories:  # collapsing needs every match to count a story's other copies
+            sql, params = sql + " LIMIT ?", [*params, limit]
         try:
             rows = self.db.execute(sql, params).fetchall()
         except sqlite3.OperationalError as exc:
