@@ -1,38 +1,48 @@
 """The extraction step: one article page's HTML to its fields (title, authors, date, main text, links...).
 
-Generic extraction is trafilatura's; a source's `ExtractionHints` (config/sources.yaml) override a field when
-their selector finds something, and their boilerplate patterns drop lines from whichever text was kept.
-Metadata comes, in this order, from the hints, `__NEXT_DATA__` (when `hints.next_data`), JSON-LD, OpenGraph
-and other `<meta>` tags, and last trafilatura's metadata with htmldate's extensive date search.
+The page is parsed once; trafilatura gets the parsed tree. Generic extraction is trafilatura's; a source's
+`ExtractionHints` (config/sources.yaml) give the body when their selector finds text, and their boilerplate
+patterns drop lines from whichever text was kept; widget lines (players, share bars) are dropped everywhere.
+Metadata checks itself: a hint is kept only when the page's own metadata agrees with it (a title hint that
+yields the site's name, or a date far from the declared one, is dropped); titles lose the site's suffix
+(crawlers/titles.py); authors lose publishers, outlet aliases, staff lines and "Name. Outlet" tails
+(crawlers/byline.py). Order per field: hints, `__NEXT_DATA__` (when `hints.next_data`), JSON-LD, OpenGraph and
+other `<meta>` tags, the byline block under the headline, trafilatura's metadata; htmldate's extensive date
+search runs only when nothing before it gave a date.
 """
 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Collection
 from copy import deepcopy
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 import trafilatura
+from htmldate import find_date
 from loguru import logger
 from lxml.etree import _Element, strip_tags
 from lxml.html import HtmlElement
 from trafilatura.xml import xmltotxt
 
 from crawlers.decoding import decode_html
+from crawlers.byline import clean_authors, read_byline_block
 from crawlers.metadata import (
     PageMetadata,
     absolute_url,
+    find_byline_in_text,
     normalise_language,
     parse_datetime,
     read_json_ld,
     read_meta_tags,
     read_next_data,
-    find_byline_in_text,
     split_authors,
 )
-from crawlers.page_text import SelectorError, drop_boilerplate, select, selected_text
+from crawlers.page_text import SelectorError, drop_boilerplate, drop_widget_lines, select, selected_text
 from crawlers.sources import ExtractionHints
+from crawlers.titles import DEFAULT_TITLE_OPTIONS, TitleOptions, choose_title, is_site_name, page_headings
 
 # trafilatura's time grows with page size (about 2.7 s per MB of text-dense HTML, trafilatura 2.3.1, one
 # core), so it sees at most the first 2 million characters: a pathological multi-MB page costs seconds, not
@@ -46,11 +56,26 @@ MAX_TRAFILATURA_HTML_CHARS = 2_000_000
 #   + favor_precision                              P 0.958 R 0.969 F1 0.963 (0.964 without include_links)
 #   + retry in balanced mode under 500 characters  P 0.960 R 0.974 F1 0.967
 # Precision mode switches off trafilatura's own rescue of short extractions (baseline and recall escalation);
-# the retry restores it. Any threshold from 300 to 1,500 characters scored F1 0.966-0.968.
+# the retry restores it. Any threshold from 300 to 1,500 characters scored F1 0.966-0.968. Re-chosen on the
+# tuning half of both sets by `bench/extraction.py --tune` (see ExtractionOptions).
 _TRAFILATURA_OPTIONS = dict(include_comments=False, include_links=True, include_tables=True, output_format="python")
-PRECISION_RETRY_BELOW_CHARS = 500
-# htmldate settings for trafilatura's metadata: keep the time of day when the page gives one.
-_DATE_PARAMS = {"extensive_search": True, "original_date": True, "outputformat": "%Y-%m-%dT%H:%M:%S%z"}
+# htmldate, in trafilatura's metadata: the fast search (markup and URL); keep the time of day when given.
+_FAST_DATE_PARAMS = {"extensive_search": False, "original_date": True, "outputformat": "%Y-%m-%dT%H:%M:%S%z"}
+# A hinted date this far from the date the page declares came from somewhere else (a related article).
+HINT_DATE_TOLERANCE = timedelta(days=2)
+
+
+@dataclass(frozen=True)
+class ExtractionOptions:
+    """Tuned choices (bench/extraction.py --tune chooses them on the tuning half of the real dev set and the
+    shared benchmark; figures in the README). `precision_retry_below_chars`: a precision-mode text shorter than
+    this is retried in balanced mode (chosen: 500). `title`: see crawlers.titles.TitleOptions."""
+
+    precision_retry_below_chars: int = 500
+    title: TitleOptions = DEFAULT_TITLE_OPTIONS
+
+
+DEFAULT_OPTIONS = ExtractionOptions()
 
 
 class ExtractionError(Exception):
@@ -74,12 +99,22 @@ class ExtractedArticle:
     links: list[str] = field(default_factory=list)
     site_name: str | None = None
     image: str | None = None
+    # the outlet a repost's byline block credits ("Strategic Culture Foundation" on a SOTT page), None when
+    # the block names none or names the page's own site
+    credited_outlet: str | None = None
 
 
 def extract_article(
-    html: str | bytes, url: str, hints: ExtractionHints | None = None, *, encoding: str | None = None
+    html: str | bytes,
+    url: str,
+    hints: ExtractionHints | None = None,
+    *,
+    encoding: str | None = None,
+    outlet_names: Collection[str] = (),
+    options: ExtractionOptions = DEFAULT_OPTIONS,
 ) -> ExtractedArticle:
-    """Fields of the article at `url`. `encoding` is the HTTP header's charset when known.
+    """Fields of the article at `url`. `encoding` is the HTTP header's charset when known; `outlet_names` are
+    the configured outlets' names and aliases, never taken for an author or a title.
     Raises ExtractionError when the page holds no extractable text."""
     hints = hints or ExtractionHints()
     text_html = decode_html(bytes(html), url, encoding) if isinstance(html, (bytes, bytearray)) else html
@@ -90,21 +125,42 @@ def extract_article(
 
     body = _hinted_body(tree, hints, base_url, url)
     if body is None:
-        body = _generic_body(tree, text_html, base_url, url)
-    text = unicodedata.normalize("NFC", drop_boilerplate(body[0], tuple(hints.boilerplate)))
+        body = _generic_body(tree, text_html, base_url, url, options)
+
+    hinted = _hinted_metadata(tree, hints, url)
+    next_data = read_next_data(tree, url) if hints.next_data else PageMetadata()
+    json_ld, meta_tags = read_json_ld(tree, base_url), read_meta_tags(tree, base_url)
+    declared = next_data.merged_over(json_ld).merged_over(meta_tags)
+    site_names = _site_names(declared, json_ld, url, outlet_names)
+    page_title = tree.findtext(".//title")
+    title = choose_title(
+        hinted=hinted.title,
+        declared=[next_data.title, json_ld.title, meta_tags.title, page_title],
+        headings=page_headings(tree),
+        site_names=site_names,
+        options=options.title,
+    )
+    text = drop_boilerplate(drop_widget_lines(body[0], title), tuple(hints.boilerplate))
+    text = unicodedata.normalize("NFC", text)
     if not text:
         raise ExtractionError(f"no extractable text (only boilerplate lines): {url}")
 
-    meta = _hinted_metadata(tree, hints, url)
-    if hints.next_data:
-        meta = meta.merged_over(read_next_data(tree, url))
-    meta = meta.merged_over(read_json_ld(tree, base_url)).merged_over(read_meta_tags(tree, base_url))
-    meta = meta.merged_over(_trafilatura_metadata(tree, url))
+    byline = read_byline_block(tree, title, site_names)
+    authors = _first_authors([hinted.authors, next_data.authors, json_ld.authors, meta_tags.authors, byline.authors], site_names)
+    published = _checked_hint_date(hinted.published, declared.published, url) or declared.published or byline.published
+    fallback = PageMetadata()
+    if not (authors and published and title):
+        fallback = _trafilatura_metadata(tree, url)
+        authors = authors or clean_authors(fallback.authors, site_names)
+        published = published or fallback.published
+    if published is None:
+        published = _extensive_date(tree, url)
+    meta = declared.merged_over(fallback)
     logger.debug("extracted {} chars, {} links url={}", len(text), len(body[1]), url)
     return ExtractedArticle(
-        title=meta.title,
-        authors=meta.authors or find_byline_in_text(text),
-        published=meta.published,
+        title=title or fallback.title,
+        authors=authors or clean_authors(find_byline_in_text(text), site_names),
+        published=published,
         canonical_url=meta.canonical_url,
         language=meta.language,
         text=text,
@@ -112,7 +168,51 @@ def extract_article(
         links=body[1],
         site_name=meta.site_name,
         image=meta.image,
+        credited_outlet=_credited_outlet(byline.outlet, declared, json_ld, url),
     )
+
+
+def _site_names(declared: PageMetadata, json_ld: PageMetadata, url: str, outlet_names: Collection[str]) -> list[str]:
+    """Names that are a site, not an article's title or author: the page's own (og:site_name, JSON-LD
+    publisher and organisation authors, the host's labels: "salon", "tmz") and the configured outlets'."""
+    return [*_own_names(declared, json_ld, url), *outlet_names]
+
+
+def _own_names(declared: PageMetadata, json_ld: PageMetadata, url: str) -> list[str]:
+    host = (urlsplit(url).hostname or "").lower()
+    labels = [label for label in host.split(".")[:-1] if label not in ("www", "m", "amp", "co", "com", "org", "net")]
+    return [n for n in (declared.site_name, *json_ld.organisations, *labels, host) if n]
+
+
+def _credited_outlet(outlet: str | None, declared: PageMetadata, json_ld: PageMetadata, url: str) -> str | None:
+    return outlet if outlet and not is_site_name(outlet, _own_names(declared, json_ld, url)) else None
+
+
+def _first_authors(candidates: list[list[str]], site_names: list[str]) -> list[str]:
+    """The first source whose names survive cleaning (publishers, aliases, staff lines dropped)."""
+    for names in candidates:
+        cleaned = clean_authors(names, site_names)
+        if cleaned:
+            return cleaned
+    return []
+
+
+def _checked_hint_date(hinted: datetime | None, declared: datetime | None, url: str) -> datetime | None:
+    """The hinted date, unless the page declares a date more than HINT_DATE_TOLERANCE away from it."""
+    if hinted and declared and abs(hinted - declared) > HINT_DATE_TOLERANCE:
+        logger.debug("date hint {} disagrees with declared {}, using the declared url={}", hinted, declared, url)
+        return None
+    return hinted
+
+
+def _extensive_date(tree: HtmlElement, url: str) -> datetime | None:
+    """htmldate's extensive search (dates in the visible text): the slow path, for pages that declare none."""
+    try:
+        found = find_date(tree, url=url, extensive_search=True, original_date=True, outputformat="%Y-%m-%dT%H:%M:%S%z")
+    except Exception as exc:  # htmldate failing on odd markup: no date, and the reason in the log
+        logger.warning("htmldate failed ({}: {}) url={}", type(exc).__name__, exc, url)
+        return None
+    return parse_datetime(found)
 
 
 def _parse(text_html: str, url: str) -> HtmlElement:
@@ -145,13 +245,15 @@ def _hinted_body(tree: HtmlElement, hints: ExtractionHints, base_url: str, url: 
     return text, _absolute_links(hrefs, base_url, url)
 
 
-def _generic_body(tree: HtmlElement, text_html: str, base_url: str, url: str) -> tuple[str, list[str]]:
+def _generic_body(
+    tree: HtmlElement, text_html: str, base_url: str, url: str, options: ExtractionOptions
+) -> tuple[str, list[str]]:
     """trafilatura's main text in precision mode, retried in balanced mode when short (see the figures)."""
     if len(text_html) > MAX_TRAFILATURA_HTML_CHARS:
         logger.debug("page of {} chars cut to {} for trafilatura url={}", len(text_html), MAX_TRAFILATURA_HTML_CHARS, url)
         tree = _parse(text_html[:MAX_TRAFILATURA_HTML_CHARS], url)
     text, body = _run_trafilatura(tree, url, favor_precision=True)
-    if len(text) < PRECISION_RETRY_BELOW_CHARS:
+    if len(text) < options.precision_retry_below_chars:
         retry_text, retry_body = _run_trafilatura(tree, url, favor_precision=False)
         if len(retry_text) > len(text):
             logger.debug("precision text of {} chars, balanced retry gave {} url={}", len(text), len(retry_text), url)
@@ -221,7 +323,7 @@ def _element_date(element: HtmlElement) -> datetime | None:
 
 def _trafilatura_metadata(tree: HtmlElement, url: str) -> PageMetadata:
     try:
-        document = trafilatura.extract_metadata(tree, url, _DATE_PARAMS)
+        document = trafilatura.extract_metadata(tree, url, _FAST_DATE_PARAMS)
     except Exception as exc:  # metadata is optional: log and go on with what the page declared
         logger.warning("trafilatura metadata failed ({}: {}) url={}", type(exc).__name__, exc, url)
         return PageMetadata()

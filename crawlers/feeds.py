@@ -3,7 +3,8 @@
 Fetching itself goes through Scrapy like every other request (politeness, robots.txt, the address
 guard, the replay transport); this module holds the decisions around it, as plain functions that tests
 call directly: conditional GET from the remembered ETag/Last-Modified, skipping a body whose hash is
-unchanged, exponential backoff after failures, and honouring Retry-After.
+unchanged, exponential backoff after failures, and honouring Retry-After. How long to wait after an answer
+is crawlers/poll_schedule.py's decision (adaptive polling).
 """
 
 from __future__ import annotations
@@ -16,10 +17,15 @@ from urllib.parse import urlsplit
 
 import feedparser
 
+from crawlers import poll_schedule
 from crawlers.sources import Source
 from crawlers.state import FeedState
 from crawlers.urls import get_unsafe_reason, normalize_url
-from pipelines.settings import FeedSettings
+from pipelines.settings import FeedSettings, PollSettings
+
+
+# Sorts after every dated entry.
+UNDATED = datetime.min.replace(tzinfo=timezone.utc)
 
 
 class FeedError(Exception):
@@ -41,7 +47,10 @@ class RejectedItem:
     reason: str
 
 
-def is_due(feed: FeedState, now: datetime) -> bool:
+def is_due(feed: FeedState, now: datetime, settings: FeedSettings | None = None) -> bool:
+    """Time to poll it again; never on schedule once it is given up (poll_schedule.is_given_up)."""
+    if settings is not None and poll_schedule.is_given_up(feed, settings):
+        return False
     return feed.next_poll_at is None or feed.next_poll_at <= now
 
 
@@ -60,18 +69,19 @@ def body_hash(body: bytes) -> str:
 
 
 def after_success(feed: FeedState, source: Source, now: datetime, etag: str | None = None,
-                  last_modified: str | None = None, digest: str | None = None) -> FeedState:
-    """The feed answered: poll it again after the source's interval."""
-    return replace(
+                  last_modified: str | None = None, digest: str | None = None, new_items: int = 0,
+                  poll: PollSettings | None = None) -> FeedState:
+    """The feed answered with `new_items` not seen before: poll it again after its adapted interval."""
+    answered = replace(
         feed,
         etag=etag or feed.etag,
         last_modified=last_modified or feed.last_modified,
         body_hash=digest or feed.body_hash,
         last_polled_at=now,
-        next_poll_at=now + timedelta(minutes=source.poll_interval_min),
         failures=0,
         last_error=None,
     )
+    return poll_schedule.after_answer(answered, source, now, new_items, poll or PollSettings())
 
 
 def after_failure(feed: FeedState, reason: str, now: datetime, settings: FeedSettings,
@@ -112,8 +122,11 @@ def parse_feed(body: bytes, feed_url: str, max_items: int, content_type: str = "
         problem = f"{type(parsed.bozo_exception).__name__}: {parsed.bozo_exception}"
         if not parsed.entries:
             raise FeedError(f"malformed feed with no readable item ({problem})")
+    # Newest first by date, whatever the document's order (an oldest-first feed longer than max_items must
+    # still give its newest items); the sort is stable, so undated entries keep their order, after the dated.
+    entries = sorted(parsed.entries, key=lambda entry: _entry_time(entry) or UNDATED, reverse=True)
     items = []
-    for entry in parsed.entries[:max_items]:
+    for entry in entries[:max_items]:
         link = entry.get("link") or _guid_link(entry)
         if not link:
             continue
@@ -121,11 +134,13 @@ def parse_feed(body: bytes, feed_url: str, max_items: int, content_type: str = "
     return items, problem
 
 
-def screen_items(items: list[FeedItem], source: Source, resolve_hosts: bool) -> tuple[list[FeedItem], list[RejectedItem]]:
-    """Keep items that point at the source's own article pages; reject other domains and unsafe addresses."""
+def screen_items(items: list[FeedItem], source: Source, resolve_hosts: bool,
+                 allow_private: bool = False) -> tuple[list[FeedItem], list[RejectedItem]]:
+    """Keep items that point at the source's own article pages; reject other domains and unsafe addresses
+    (unless `fetch.allow_private_addresses`)."""
     kept, rejected = [], []
     for item in items:
-        reason = _rejection(item.link, source, resolve_hosts)
+        reason = _rejection(item.link, source, resolve_hosts, allow_private)
         if reason:
             rejected.append(RejectedItem(item.link, reason))
         else:
@@ -133,8 +148,8 @@ def screen_items(items: list[FeedItem], source: Source, resolve_hosts: bool) -> 
     return kept, rejected
 
 
-def _rejection(link: str, source: Source, resolve_hosts: bool) -> str | None:
-    unsafe = get_unsafe_reason(link, resolve=resolve_hosts)
+def _rejection(link: str, source: Source, resolve_hosts: bool, allow_private: bool) -> str | None:
+    unsafe = None if allow_private else get_unsafe_reason(link, resolve=resolve_hosts)
     if unsafe:
         return f"unsafe address: {unsafe}"
     try:

@@ -51,6 +51,8 @@ class PageMetadata:
     description: str | None = None
     site_name: str | None = None
     image: str | None = None
+    # organisations the page names as its publisher or as an author (JSON-LD "@type": "Organization")
+    organisations: list[str] = field(default_factory=list)
 
     def merged_over(self, lower: PageMetadata) -> PageMetadata:
         """This reader's fields, each missing one taken from `lower`."""
@@ -113,12 +115,14 @@ def split_authors(values: list[str] | str | None) -> list[str]:
 # "By John Miles – Sputnik – 28.01.2024", "By Steven Sahiounie | Strategic Culture Foundation | January 22, 2024":
 # the attribution line a republisher opens a post with names the author before the outlet.
 _BYLINE_LINE = re.compile(r"^By\s+(?P<names>[^|–—]{3,80}?)\s+[|–—]\s+\S")
+# "Written by: Julie Mollins", "Words by Ana Ruiz": a credit line of its own.
+_WRITTEN_BY_LINE = re.compile(r"^(?:Written|Words|Text|Story)\s+by:?\s+(?P<names>[^|–—]{3,80})$", re.IGNORECASE)
 
 
 def find_byline_in_text(text: str, first_lines: int = 3) -> list[str]:
     """Authors named by an attribution line among the first lines of the text; [] when there is none."""
     for line in text.splitlines()[:first_lines]:
-        match = _BYLINE_LINE.match(line.strip())
+        match = _BYLINE_LINE.match(line.strip()) or _WRITTEN_BY_LINE.match(line.strip())
         if match:
             return split_authors(match.group("names"))
     return []
@@ -176,9 +180,12 @@ def read_json_ld(tree: HtmlElement, url: str) -> PageMetadata:
             authors = item.get("author") or []
             authors = authors if isinstance(authors, list) else [authors]
             publisher = item.get("publisher")
+            people = [_name_of(a) for a in authors if _name_of(a) and not _is_organisation(a)]
+            organisations = [_name_of(a) for a in authors if _name_of(a) and _is_organisation(a)] + [_name_of(publisher)]
             return PageMetadata(
                 title=_clean(item.get("headline") or item.get("name")),
-                authors=split_authors([_name_of(a) for a in authors if _name_of(a)]),
+                authors=split_authors(people),
+                organisations=[o for o in map(_clean, organisations) if o],
                 published=parse_datetime(item.get("datePublished") or item.get("dateCreated")),
                 canonical_url=absolute_url(url, _url_of(item.get("mainEntityOfPage")) or _url_of(item.get("url"))),
                 language=normalise_language(item.get("inLanguage") if isinstance(item.get("inLanguage"), str) else None),
@@ -241,6 +248,13 @@ def _name_of(value: object) -> str | None:
     if isinstance(value, dict):
         value = value.get("name")
     return value if isinstance(value, str) else None
+
+
+def _is_organisation(value: object) -> bool:
+    """A JSON-LD object typed Organization (or a subtype: NewsMediaOrganization...)."""
+    kind = value.get("@type") if isinstance(value, dict) else None
+    kinds = kind if isinstance(kind, list) else [kind]
+    return any(isinstance(k, str) and k.endswith("Organization") for k in kinds)
 
 
 def _url_of(value: object) -> str | None:

@@ -16,6 +16,25 @@ BLOCK_TAGS = frozenset(
 )
 # Elements whose content is never text a reader sees.
 SKIPPED_TAGS = frozenset("script style noscript template iframe svg button select input textarea".split())
+# Lines that widgets put into the text: audio players, share and follow bars, newsletter sign-ups. Matched on
+# short lines only (WIDGET_LINE_MAX_CHARS), so a sentence that happens to start with "Share" stays.
+WIDGET_LINES = re.compile(
+    r"AudioNative Player|^Loading the .{0,60}Player\b|^Listen to (?:this|the) (?:article|story|podcast)\b"
+    r"|^(?:Share|Tweet|Email|Print|Save|Comments?|Share this(?: story| article)?|Share on \w+|Share via \w+)$"
+    r"|^(?:Click|Tap) (?:here )?to (?:share|print|email)\b|^Like this (?:story|article)\? Share it"
+    r"|^(?:Sign up|Subscribe)(?: now)?(?: for| to) (?:our|the) .{0,40}newsletter\b|newsletter$"
+    r"|^Get short URL$|^Follow \w+(?: \w+)? on$|^\d[\d,.]*[kK]? (?:Shares|Comments|Views)$",
+    re.IGNORECASE,
+)
+WIDGET_LINE_MAX_CHARS = 80
+# What a page puts before or after the article that is not its text: a lone date (related articles' dates),
+# "Read more:", "Related", "Advertisement". Dropped from the two ends of the text only.
+EDGE_LINES = re.compile(
+    r"^(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)\w*,?\s+)?(?:\d{1,2}\s+)?(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\w*\.?"
+    r"(?:\s+\d{1,2})?,?\s+\d{4}$|^\d{1,2}[./-]\d{1,2}[./-]\d{2,4}$"
+    r"|^(?:Read more|Related(?: coverage| articles| stories)?|More|See also|Advertisement|Topics|Tags)\s*:?$",
+    re.IGNORECASE,
+)
 # Boilerplate patterns are also tried on the line with typographic quotes made straight.
 _STRAIGHT_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
 
@@ -77,6 +96,24 @@ def drop_boilerplate(text: str, patterns: tuple[str, ...]) -> str:
     compiled = _compile(patterns)
     lines = (line.strip() for line in text.splitlines())
     return "\n".join(line for line in lines if line and not _is_boilerplate(line, compiled))
+
+
+def drop_widget_lines(text: str, title: str | None = None) -> str:
+    """`text` without widget lines (players, share bars, newsletter sign-ups), without a first line that
+    repeats the headline (generic extraction sometimes keeps the `h1`) and without lone dates and "Read more:"
+    lines at either end."""
+    lines = [line for line in text.splitlines() if not (len(line) <= WIDGET_LINE_MAX_CHARS and WIDGET_LINES.search(line))]
+    if lines and title and _same_words(lines[0], title) and len(lines) > 1:
+        lines = lines[1:]
+    while len(lines) > 1 and EDGE_LINES.search(lines[-1]):
+        lines.pop()
+    while len(lines) > 1 and EDGE_LINES.search(lines[0]):
+        lines.pop(0)
+    return "\n".join(lines)
+
+
+def _same_words(a: str, b: str) -> bool:
+    return re.findall(r"\w+", a.casefold()) == re.findall(r"\w+", b.casefold())
 
 
 def _is_boilerplate(line: str, patterns: tuple[re.Pattern[str], ...]) -> bool:

@@ -6,11 +6,13 @@ an `ArchivedPage` item; the item pipeline (pipelines/processing.py) extracts, li
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timezone
 
 import scrapy
 from loguru import logger
+from scrapy.utils.defer import deferred_from_coro
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
@@ -18,7 +20,8 @@ from crawlers import feeds
 from crawlers.fetching import describe_failure
 from crawlers.sources import Source, SourceRegistry
 from crawlers.state import ArchivedPage, CrawlState, FeedState, QueuedPage
-from crawlers.urls import normalize_url
+from crawlers.urls import normalize_url, unwrap_web_archive
+from pipelines.faultpoints import reached
 from pipelines.settings import Settings
 
 # Feed answers the poller reads itself instead of Scrapy treating them as errors.
@@ -38,6 +41,7 @@ class CycleSpider(scrapy.Spider):
         self.state = state
         self.config = settings
         self.processor = processor  # used by the item pipeline; see pipelines/processing.py
+        self.failed_sources: set[str] = set()  # sources whose feed failed this cycle: the run's exit code says so
 
     def count(self, key: str, n: int = 1) -> None:
         self.crawler.stats.inc_value(key, n)
@@ -47,10 +51,13 @@ class CycleSpider(scrapy.Spider):
             self.count("page/resumed")
             yield self.page_request(page)
         now = datetime.now(timezone.utc)
+        only = self.config.feeds.only_sources
         for source in self.sources:
+            if only and source.key not in only:
+                continue
             for feed_url in source.feeds:
                 feed = self.state.get_feed(feed_url, source.key)
-                if self.config.feeds.ignore_schedule or feeds.is_due(feed, now):
+                if only or self.config.feeds.ignore_schedule or feeds.is_due(feed, now, self.config.feeds):
                     yield self.feed_request(feed, source)
                 else:
                     self.count("feed/not_due")
@@ -76,7 +83,7 @@ class CycleSpider(scrapy.Spider):
         if response.status == 304:
             self.count("feed/not_modified")
             log.info("feed not modified (304)")
-            self.state.save_feed(feeds.after_success(feed, source, now))
+            self.state.save_feed(feeds.after_success(feed, source, now, poll=self.config.poll))
             return
         if response.status >= 400:
             self._feed_failure(feed, source, f"HTTP {response.status}", now, response.headers.get("Retry-After"))
@@ -90,7 +97,7 @@ class CycleSpider(scrapy.Spider):
         if digest == feed.body_hash:
             self.count("feed/unchanged")
             log.info("feed body unchanged since last poll, skipped")
-            self.state.save_feed(feeds.after_success(feed, source, now, **validators))
+            self.state.save_feed(feeds.after_success(feed, source, now, **validators, poll=self.config.poll))
             return
         try:
             items, problem = feeds.parse_feed(
@@ -102,12 +109,15 @@ class CycleSpider(scrapy.Spider):
         if problem:
             self.count("feed/malformed_recovered")
             log.warning("malformed feed, read {} items anyway: {}", len(items), problem)
-        kept, rejected = feeds.screen_items(items, source, resolve_hosts=self.crawler.settings.getbool("STORYTRAIL_RESOLVE_HOSTS"))
+        kept, rejected = feeds.screen_items(items, source, resolve_hosts=self.crawler.settings.getbool("STORYTRAIL_RESOLVE_HOSTS"),
+                                            allow_private=self.crawler.settings.getbool("STORYTRAIL_ALLOW_PRIVATE"))
         for item in rejected:
             self.count("feed/item_rejected")
             logger.bind(source=source.key, url=item.link).warning("feed item skipped: {}", item.reason)
         pages = [_queued_page(item, source) for item in kept]
-        new_pages = self.state.save_feed(feeds.after_success(feed, source, now, **validators), pages)
+        unseen = sum(not self.state.is_known(page.url) for page in pages)
+        polled = feeds.after_success(feed, source, now, **validators, new_items=unseen, poll=self.config.poll)
+        new_pages = self.state.save_feed(polled, pages)
         self.count("feed/polled")
         self.count("page/discovered", len(new_pages))
         log.info("feed polled: {} items, {} new", len(items), len(new_pages))
@@ -124,7 +134,8 @@ class CycleSpider(scrapy.Spider):
         failed = feeds.after_failure(feed, reason, now, self.config.feeds, retry_after_text)
         self.state.save_feed(failed)
         self.count("feed/failed")
-        logger.bind(source=source.key, url=feed.url).warning(
+        self.failed_sources.add(source.key)
+        logger.bind(source=source.key, url=feed.url, event="feed/failed").warning(
             "feed failed: {} (failure {}; next poll {:%Y-%m-%d %H:%M} UTC)", reason, failed.failures, failed.next_poll_at
         )
 
@@ -140,7 +151,7 @@ class CycleSpider(scrapy.Spider):
         archived = ArchivedPage(
             url=page.url,
             fetch_url=page.fetch_url,
-            final_url=response.url,
+            final_url=unwrap_web_archive(response.url),  # a capture's content is read as its original URL's
             source=page.source,
             html=response.body,
             encoding=_header_charset(response),
@@ -148,6 +159,7 @@ class CycleSpider(scrapy.Spider):
             hint=page.hint,
         )
         self.state.record_fetched(archived)
+        reached("spider.after_page_fetched")  # `name:N`: killed after N pages archived, none of them indexed yet
         self.count("page/fetched")
         logger.bind(source=page.source, url=page.url).debug("fetched {} bytes", len(response.body))
         yield archived
@@ -155,11 +167,35 @@ class CycleSpider(scrapy.Spider):
     def page_failed(self, failure: Failure) -> None:
         page: QueuedPage = failure.request.meta["page"]
         counter, reason, retryable = describe_failure(failure)
-        self.state.record_failed(page.url, reason, retryable and page.attempts + 1 < MAX_PAGE_ATTEMPTS)
         self.count(counter)
-        logger.bind(source=page.source, url=page.fetch_url).warning(
+        if counter == "fetch/deferred":  # the outlet's time budget is spent: still queued, no attempt counted
+            return
+        self.state.record_failed(page.url, reason, retryable and page.attempts + 1 < MAX_PAGE_ATTEMPTS)
+        logger.bind(source=page.source, url=page.fetch_url, event=counter).warning(
             "fetch failed: {}{}", reason, " (will retry next run)" if retryable else ""
         )
+
+
+class StateFaultMiddleware:
+    """A callback that cannot write the crawl state (disk full, read-only file) stops the cycle, with one
+    line for the first failure: nothing more could be kept, and the run then fails on its own last write."""
+
+    def __init__(self, crawler) -> None:
+        self.crawler = crawler
+        self.failed = False
+
+    @classmethod
+    def from_crawler(cls, crawler) -> StateFaultMiddleware:
+        return cls(crawler)
+
+    def process_spider_exception(self, response: Response, exception: Exception) -> list | None:
+        if not isinstance(exception, sqlite3.Error):
+            return None
+        if not self.failed:
+            self.failed = True
+            logger.bind(source="state", url=response.url).error("crawl state unwritable, stopping the run: {}", exception)
+            deferred_from_coro(self.crawler.engine.close_spider_async(reason="crawl state unwritable"))
+        return []
 
 
 def _queued_page(item: feeds.FeedItem, source: Source) -> QueuedPage:

@@ -16,8 +16,7 @@ import socket
 from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import tldextract
-from w3lib.url import safe_url_string
+from crawlers.address_guard import non_public_reason, parse_address
 
 # Parameters that say who sent the reader, never which article it is.
 TRACKING_PARAMS = re.compile(
@@ -31,8 +30,14 @@ AMP_PATH_SUFFIX = re.compile(r"/amp/?$|\.amp(?=\.html?$)|\.amp$")
 # https://web.archive.org/web/20160212000000/https://theantimedia.org/slug/ (also id_ / im_ flavours)
 WEB_ARCHIVE = re.compile(r"^https?://web\.archive\.org/web/\d{1,14}[a-z_]*/(?P<original>.+)$", re.IGNORECASE)
 
-# The bundled public-suffix snapshot: storytrail never downloads the list at run time.
-_extract_domain = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+@lru_cache(maxsize=1)
+def _domain_extractor():
+    """The bundled public-suffix snapshot: storytrail never downloads the list at run time. Built on first
+    use: importing tldextract (and requests with it) would double a read command's start-up."""
+    import tldextract
+
+    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
 
 class UnsafeURL(ValueError):
@@ -50,11 +55,15 @@ def unwrap_web_archive(url: str) -> str:
 
 def normalize_url(url: str) -> str:
     """The identity of the article at `url` (an absolute http(s) URL)."""
+    from w3lib.url import safe_url_string  # imported on first use, like tldextract above
+
     url = unwrap_web_archive(safe_url_string(url.strip()))
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise ValueError(f"not an absolute http(s) URL: {url!r}")
     host = MIRROR_HOST_PREFIX.sub("", parts.hostname.lower().rstrip("."))
+    if ":" in host:  # an IPv6 address keeps its brackets, or the URL would not parse again
+        host = f"[{host}]"
     port = f":{parts.port}" if parts.port and parts.port not in (80, 443) else ""
     path = re.sub(r"/{2,}", "/", parts.path or "/")
     path = AMP_PATH_SUFFIX.sub("", path) or "/"
@@ -68,7 +77,7 @@ def registered_domain(url_or_host: str) -> str:
     """`www.sott.net` -> `sott.net`; `news.bbc.co.uk` -> `bbc.co.uk`; an IP address stays as it is."""
     host = urlsplit(url_or_host).hostname if "://" in url_or_host else url_or_host
     host = (host or "").lower().rstrip(".")
-    parts = _extract_domain(host)
+    parts = _domain_extractor()(host)
     return parts.top_domain_under_public_suffix or host
 
 
@@ -91,25 +100,16 @@ def get_unsafe_reason(url: str, resolve: bool = True) -> str | None:
         return "no host"
     if host.lower() == "localhost" or host.lower().endswith(".localhost"):
         return f"host {host} is this machine"
-    address = _as_address(host)
+    address = parse_address(host)
     if address is not None:
-        return None if address.is_global else f"address {address} is not public"
+        return non_public_reason(address)
     if not resolve:
         return None
     for found in _resolve(host):
-        if not found.is_global:
-            return f"host {host} resolves to {found}, which is not public"
+        reason = non_public_reason(found)
+        if reason:
+            return f"host {host} resolves to {found}, which is not public ({reason})"
     return None
-
-
-def _as_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        address = ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        return address.ipv4_mapped
-    return address
 
 
 @lru_cache(maxsize=4096)
@@ -118,5 +118,5 @@ def _resolve(host: str) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, 
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError):
         return ()
-    found = {_as_address(info[4][0].split("%")[0]) for info in infos}
+    found = {parse_address(info[4][0]) for info in infos}
     return tuple(a for a in found if a is not None)

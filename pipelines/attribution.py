@@ -54,8 +54,13 @@ CREDIT_PATTERNS = tuple((kind, re.compile(phrase, re.I), before) for kind, phras
 CREDIT_SENTENCE = re.compile("|".join(phrase for _, phrase, _ in CREDIT_PHRASES[:-1]), re.I)
 CREDIT_WORDS = re.compile(r"publish|appeared|posted|source|here from|^via|reprint", re.I)  # a cheap first look
 CREDIT_WINDOW_CHARS = (160, 100)  # how far before / after the phrase the outlet's name is looked for
+# A teaser's ending: the phrase alone on its line, or after a sentence's end, an ellipsis or a dash ("... here.
+# Read more >>", "…continue"), never a sentence's own last word ("talks will continue", "you can read more").
 READ_MORE = re.compile(
-    r"(?:Read more\s*>*|Read the full article|Full article|Continue reading|continue|\(\.\.\.\)|\[(?:…|\.\.\.)\])\s*$", re.I
+    r"(?:(?:^|(?<=[.!?…:)\]»\"”])\s*|\s[-–—|]\s*)"
+    r"(?:Read (?:more|the full (?:article|story|post))|Full (?:article|story)|Continue reading|Continue|Keep reading)"
+    r"|\s*\(\.\.\.\)|\s*\[(?:…|\.\.\.)\])[\s.:…»>→]*$",
+    re.I,
 )
 
 

@@ -2,15 +2,20 @@
 
 A story is an origin and the copies linked to it. The origin is chosen, in this order, by attribution
 evidence (an article credited by another member's attribution line, credit sentence, canonical or link came
-first), by earliest publication, by the outlet's role in config (an origin outlet before a republisher),
-and last by containment asymmetry (the more complete text: teasers and excerpts are the commonest undated
-copies). Each copy's parent is the member its evidence credits (a crosspost of a crosspost points at the
+first), by dates that can be trusted, by the outlet's role in config (an origin outlet before a republisher),
+by how well each is dated (a timed date over a day-only one, any date over none: republishers' pages are the
+ones that lose the time or the date), and last by containment asymmetry (the more complete text: teasers and
+excerpts are the commonest undated copies). A date is an interval (`date_bounds`): a date without a time
+(read as midnight) covers its whole day, and an archive capture's time bounds the publication from above (a
+page dated after its own capture has a wrong date, and only the capture counts). Two dates decide only when
+their intervals do not overlap. Each copy's parent is the member its evidence credits (a crosspost of a crosspost points at the
 copy it took from), else an earlier copy whose own additions it carries, else the origin.
 
 Confidence says how much to trust a placement: for a copy 0.55 plus 0.35 x the share of the smaller text
 found in the other (origin or parent), plus 0.1 when its own evidence credits its parent, less 0.2 without a
 date on either side and 0.05 without a title; for the origin 0.6, plus 0.3 when a copy credits it and 0.1
-when it is dated and no copy is dated earlier, less the same for a missing date or title.
+when its date interval ends before every copy's begins, less the same for a missing date or title, and less
+0.15 when the choice rests on weak ground (`ChainInfo.basis` "weak": neither credited nor decisively dated).
 
 Story ids are derived from the origin's URL (`story_id_for`): the same origin always gives the same id,
 whatever order articles arrived in, so `relink_all` reproduces them. When a late origin arrives, the story
@@ -23,12 +28,11 @@ import hashlib
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import networkx as nx
 
 from crawlers.sources import Role, SourceRegistry
-from crawlers.urls import normalize_url
 from pipelines.alignment import Alignment
 from pipelines.models import Article, ChainInfo, Evidence
 from pipelines.settings import LinkSettings
@@ -43,6 +47,7 @@ ASYMMETRY_MARGIN = 0.05  # closer containments than this say nothing about direc
 URL_CREDIT, OUTLET_CREDIT = 2, 1
 LATEST = datetime.max.replace(tzinfo=timezone.utc)
 EARLIEST = datetime.min.replace(tzinfo=timezone.utc)
+DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -52,7 +57,7 @@ class Member:
     article: Article
     evidence: tuple[Evidence, ...]
     role_rank: int
-    link_urls: frozenset[str]
+    cited_urls: frozenset[str]  # links and credited URLs, on every domain of their outlet
 
     @property
     def url(self) -> str:
@@ -61,7 +66,9 @@ class Member:
     @classmethod
     def of(cls, article: Article, evidence: Iterable[Evidence], sources: SourceRegistry) -> Member:
         source = sources.get(article.outlet)
-        return cls(article, tuple(evidence), ROLE_RANK[source.role if source else None], frozenset(_normalized(article.links)))
+        evidence = tuple(evidence)
+        cited = [*article.links, *(e.url for e in evidence if e.url)]
+        return cls(article, evidence, ROLE_RANK[source.role if source else None], frozenset(_identities(cited, sources)))
 
 
 @dataclass(frozen=True)
@@ -87,7 +94,7 @@ def credit(member: Member, other: Article) -> int:
     """How strongly `member` says it took its text from `other`: URL_CREDIT when it links or credits the
     URL, OUTLET_CREDIT when an attribution names its outlet, else 0. Plain body links to an outlet's other
     pages are not counted: they cite facts, not the text."""
-    if other.url in member.link_urls or any(e.url == other.url for e in member.evidence):
+    if other.url in member.cited_urls:
         return URL_CREDIT
     label = _domain_label(other.domain)
     for item in member.evidence:
@@ -105,17 +112,48 @@ def precedes(x: Member, y: Member, align: AlignFn) -> bool:
     x_credited, y_credited = credit(y, x.article), credit(x, y.article)
     if x_credited != y_credited:
         return x_credited > y_credited
-    x_date, y_date = x.article.published, y.article.published
-    if x_date and y_date and x_date != y_date:
-        return x_date < y_date
+    decided = dated_before(x.article, y.article)
+    if decided is not None:
+        return decided
     if x.role_rank != y.role_rank:
         return x.role_rank < y.role_rank
+    x_documented, y_documented = _date_precision(x.article), _date_precision(y.article)
+    if x_documented != y_documented:
+        return x_documented > y_documented  # an undated or day-only page against a timed one: the better documented
     alignment = align(x.article, y.article)
     if abs(alignment.containment_b - alignment.containment_a) > ASYMMETRY_MARGIN:
         return alignment.containment_b > alignment.containment_a  # x holds more of y than y of x
-    if (x_date is None) != (y_date is None):
-        return x_date is not None  # nothing else tells: a dated page is the better-documented origin
     return x.url < y.url
+
+
+def _date_precision(article: Article) -> int:
+    """2 for a date with a time, 1 for a day (or only a capture's upper bound), 0 for nothing."""
+    bounds = date_bounds(article)
+    return 0 if bounds is None else 2 if bounds[0] == bounds[1] else 1
+
+
+def date_bounds(article: Article) -> tuple[datetime, datetime] | None:
+    """The interval the article was published in, or None when nothing bounds it: a date without a time
+    covers its day, and an archive capture bounds it from above (a date after the capture is wrong)."""
+    published, captured = article.published, article.captured_at
+    if published is None:
+        return (EARLIEST, captured) if captured else None
+    low, high = (published, published + DAY) if published.time() == datetime.min.time() else (published, published)
+    if captured and captured < low:
+        return EARLIEST, captured  # dated after its own capture: the date is wrong, the capture is not
+    return low, min(high, captured) if captured else high
+
+
+def dated_before(x: Article, y: Article) -> bool | None:
+    """True when x was surely published before y, False when surely after, None when dates cannot tell."""
+    x_bounds, y_bounds = date_bounds(x), date_bounds(y)
+    if x_bounds is None or y_bounds is None:
+        return None
+    if x_bounds[1] < y_bounds[0]:
+        return True
+    if y_bounds[1] < x_bounds[0]:
+        return False
+    return None
 
 
 def choose_origin(members: list[Member], align: AlignFn) -> Member:
@@ -168,14 +206,14 @@ def classify(coverage: float, added_share: float, settings: LinkSettings) -> str
 
 
 def _place_origin(origin: Member, ordered: list[Member], sid: str) -> Placement:
-    article = origin.article
+    article, copies = origin.article, [m.article for m in ordered[1:]]
     credited = any(credit(m, article) for m in ordered[1:])
-    earliest = article.published is not None and all(
-        m.article.published is None or m.article.published >= article.published for m in ordered[1:]
-    )
-    confidence = 0.6 + 0.3 * credited + 0.1 * earliest - 0.2 * (article.published is None) - 0.05 * (not article.title)
-    chain = ChainInfo(coverage=1.0, added_share=0.0, lag_seconds=0.0, kind="origin",
-                      confidence=_clamp(confidence), evidence=list(origin.evidence))
+    earliest = bool(copies) and all(dated_before(article, copy) for copy in copies)
+    basis = None if not copies else "credited" if credited else "dated" if earliest else "weak"
+    confidence = (0.6 + 0.3 * credited + 0.1 * earliest - 0.15 * (basis == "weak")
+                  - 0.2 * (article.published is None) - 0.05 * (not article.title))
+    chain = ChainInfo(coverage=1.0, added_share=0.0, lag_seconds=0.0, kind="origin", confidence=_clamp(confidence),
+                      evidence=list(origin.evidence), shared_sources=_shared_sources(article), basis=basis)
     return Placement(origin.url, sid, True, None, chain)
 
 
@@ -192,7 +230,8 @@ def _place_copy(
     confidence = (0.55 + 0.35 * text_strength + 0.1 * credited
                   - 0.2 * (lag is None) - 0.05 * (not article.title))
     chain = ChainInfo(coverage=coverage, added_share=added, lag_seconds=lag, kind=classify(coverage, added, settings),
-                      confidence=_clamp(confidence), evidence=list(member.evidence))
+                      confidence=_clamp(confidence), evidence=list(member.evidence),
+                      shared_sources=_shared_sources(article))
     return Placement(member.url, sid, False, parent.url, chain)
 
 
@@ -253,12 +292,18 @@ def _letters(text: str) -> str:
     return re.sub(r"[^a-z0-9]", "", text.lower())
 
 
-def _normalized(urls: Iterable[str]) -> Iterable[str]:
+def _identities(urls: Iterable[str], sources: SourceRegistry) -> Iterable[str]:
+    """Each URL under every domain of its outlet: a link to journal-neo.org credits the copy stored at .su."""
     for url in urls:
         try:
-            yield normalize_url(url)
+            yield from sources.url_variants(url)
         except ValueError:
             continue
+
+
+def _shared_sources(article: Article) -> list:
+    """The shared-source relations a placement keeps (pipelines/shared_sources.py records them)."""
+    return list(article.chain.shared_sources) if article.chain else []
 
 
 def _clamp(value: float) -> float:

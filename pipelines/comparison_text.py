@@ -69,6 +69,11 @@ class ComparisonText:
             self._runs[k] = list(zip(*(self.words[i:] for i in range(k))))
         return self._runs[k]
 
+    def forget_runs(self) -> None:
+        """Drop the run lists and indexes (more than half of a text's memory); they are rebuilt when needed."""
+        self._runs.clear()
+        self._index.clear()
+
     def run_index(self, k: int) -> dict[tuple[str, ...], int]:
         """Where each run of `k` words starts (its last occurrence, for a run the text repeats)."""
         if k not in self._index:
@@ -165,13 +170,18 @@ def prepare(article: Article, store: Store, cleaner: TextCleaner, min_articles: 
     """The comparison text of a stored article, without lines found in `min_articles` other articles of its
     outlet (the article's own fingerprints are counted out, so the answer does not depend on whether it was
     fingerprinted before)."""
+    return cleaner.clean(article, recurring_lines(article, store, cleaner, min_articles))
+
+
+def recurring_lines(article: Article, store: Store, cleaner: TextCleaner, min_articles: int) -> frozenset[int]:
+    """The line hashes of `article` found in `min_articles` other articles of its outlet. The article's own
+    stored fingerprints are read only when they decide it (a line held by exactly `min_articles`)."""
     hashes = cleaner.line_hashes(article)
     if not hashes:
-        return cleaner.clean(article)
-    own = store.get_fingerprints(article.url)
+        return frozenset()
     counts = store.doc_freqs(sorted(hashes))
-    recurring = {h for h, n in counts.items() if n - (h in own) >= min_articles}
-    return cleaner.clean(article, recurring)
+    own = store.get_fingerprints(article.url) if min_articles in counts.values() else frozenset()
+    return frozenset(h for h, n in counts.items() if n - (h in own) >= min_articles)
 
 
 def _split_lines(text: str) -> list[_Line]:
@@ -208,6 +218,8 @@ def _rejoin_split_sentences(lines: list[_Line]) -> None:
             continue
         for j in range(i + 1, min(i + 2 + MAX_CAPTION_LINES, len(lines))):
             following = lines[j]
+            if sum(len(between.text.split()) for between in lines[i + 1 : j]) > MAX_CAPTION_WORDS:
+                break  # paragraphs, not a caption: "eZ Systems ..." three paragraphs on does not continue it
             if _continues_sentence(following.text):
                 for between in lines[i + 1 : j]:
                     between.keep = False
@@ -218,9 +230,12 @@ def _rejoin_split_sentences(lines: list[_Line]) -> None:
 
 
 def _continues_sentence(text: str) -> bool:
-    """The rest of a split sentence: starts in lower case and is paragraph-like (an image's alt line, also
-    lower case, is a few words without a full stop)."""
-    return text[0].islower() and (len(text.split()) >= MIN_SPLIT_WORDS * 2 or bool(SENTENCE_END.search(text)))
+    """The rest of a split sentence: starts with a word in lower case (not a brand such as "eZ" or "iPhone")
+    and is paragraph-like (an image's alt line, also lower case, is a few words without a full stop)."""
+    first = text.split()[0]
+    return first[0].islower() and not first[1:2].isupper() and (
+        len(text.split()) >= MIN_SPLIT_WORDS * 2 or bool(SENTENCE_END.search(text))
+    )
 
 
 def _trim_read_more(lines: list[_Line]) -> None:

@@ -8,8 +8,8 @@ restarted, so a process runs at most one crawl; the scheduler daemon starts a pr
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 from loguru import logger
 from scrapy import signals
@@ -24,19 +24,29 @@ from pipelines.processing import ArticleProcessor
 from pipelines.settings import Settings
 from pipelines.stores.base import Store, StoreError
 from pipelines.stores.factory import open_store
+from pipelines.worker_pool import page_pool
 
 # The counters a run reports; Scrapy's own stats (downloader/..., scheduler/...) stay out of the summary.
-COUNTER_PREFIXES = ("feed/", "page/", "fetch/", "extract/", "store/", "link/")
+COUNTER_PREFIXES = ("feed/", "page/", "fetch/", "extract/", "store/", "link/", "backfill/")
 
 
 @dataclass
 class RunSummary:
     counters: dict[str, int]
     store_error: str | None = None
+    failed_sources: list[str] = field(default_factory=list)
 
     @property
     def new_articles(self) -> int:
         return self.counters.get("store/added", 0)
+
+    @property
+    def outcome(self) -> str:
+        """`failed` (nothing could be indexed), `sources_failed` (some sources failed, the rest was gathered)
+        or `ok`: what the run's exit code and its JSON summary say."""
+        if self.store_error:
+            return "failed"
+        return "sources_failed" if self.failed_sources else "ok"
 
 
 class Pipeline:
@@ -49,7 +59,7 @@ class Pipeline:
         self.state = state
         self.store = store
         linker = Linker(store, sources, settings.link) if store is not None and settings.link.enabled else None
-        self.processor = ArticleProcessor(sources, state, store, linker, store_error)
+        self.processor = ArticleProcessor(sources, state, store, linker, store_error, page_pool(settings, linker is not None))
 
     @classmethod
     def from_settings(cls, settings: Settings, require_store: bool = True) -> Pipeline:
@@ -68,25 +78,40 @@ class Pipeline:
         return cls(settings, sources, state, store)
 
     def close(self) -> None:
+        self.processor.close()
         if self.store is not None:
             self.store.close()
         self.state.close()
 
-    def run(self, verbose: bool = False, on_crawler: Callable[[Crawler], None] | None = None) -> RunSummary:
-        """Index what is pending, poll and fetch, and return the run's counters."""
+    def run(self, verbose: bool = False, on_crawler: Callable[[Crawler], None] | None = None,
+            spiders: Sequence[tuple[type[CycleSpider], dict]] = ((CycleSpider, {}),)) -> RunSummary:
+        """Index what is pending, poll and fetch (or crawl with other `spiders`: (class, extra arguments), one
+        after the other in this process's one reactor, e.g. a backfill), and return the run's counters. One after
+        the other, not at once: articles arrive in the same order on every run, so every run links alike."""
         run_id = self.state.start_run()
         self.processor.index_pending()
         process = CrawlerProcess(scrapy_settings(self.settings.fetch, self.sources, verbose))
-        crawler = process.create_crawler(CycleSpider)
-        if on_crawler:
+        crawlers = [process.create_crawler(spider_class) for spider_class, _ in spiders]
+        for crawler in crawlers if on_crawler else ():
             on_crawler(crawler)
-        process.crawl(crawler, sources=self.sources, state=self.state, settings=self.settings, processor=self.processor)
+
+        def crawl(index: int):
+            done = process.crawl(crawlers[index], sources=self.sources, state=self.state, settings=self.settings,
+                                 processor=self.processor, **spiders[index][1])
+            return done.addBoth(lambda _: crawl(index + 1)) if index + 1 < len(crawlers) else done
+
+        crawl(0)
         process.start()
-        counters = Counter({k: v for k, v in crawler.stats.get_stats().items() if k.startswith(COUNTER_PREFIXES)})
+        counters = Counter()
+        for crawler in crawlers:
+            counters.update({k: v for k, v in crawler.stats.get_stats().items() if k.startswith(COUNTER_PREFIXES)})
         counters.update(self.processor.counters)
-        summary = RunSummary(counters=dict(sorted(counters.items())), store_error=self.processor.store_error)
+        failed = {key for crawler in crawlers for key in crawler.spider.failed_sources}
+        summary = RunSummary(counters=dict(sorted(counters.items())), store_error=self.processor.store_error,
+                             failed_sources=sorted(failed))
         self.state.finish_run(run_id, summary.counters)
-        logger.info("run finished: {}", ", ".join(f"{k}={v}" for k, v in summary.counters.items()) or "nothing to do")
+        logger.bind(event="run/finished", counters=summary.counters).info(
+            "run finished: {}", ", ".join(f"{k}={v}" for k, v in summary.counters.items()) or "nothing to do")
         return summary
 
 

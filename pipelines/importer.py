@@ -1,14 +1,18 @@
 """`storytrail import FILE.jsonl`: documents gathered elsewhere enter the pipeline after the fetch step.
 
 Each line is `{"url", "title", "text", "published", "html"?}`. With `html`, the page is archived and
-extracted like a fetched one; without, the given fields are the article. A bad line is reported with its
-file and line number and the rest of the file goes on.
+extracted like a fetched one; without, the given fields are the article. Every line stands alone: a bad
+one (not UTF-8, not JSON, nested too deep, a lone surrogate, a missing or wrong field, over
+`importer.max_document_bytes`) is one error naming the file, the line number and the reason, and the rest
+of the file goes on; `storytrail import` then exits 1 with the count. An oversized line is skipped as it
+is read, a block at a time, never held whole in memory.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import BinaryIO
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -37,42 +41,76 @@ class ImportedDocument(BaseModel):
             return value.replace(tzinfo=timezone.utc)
         return value
 
+    @field_validator("url", "title", "text", "html")
+    @classmethod
+    def _encodable(cls, value: str | None) -> str | None:
+        """JSON may spell a lone surrogate (\\ud800); no store can keep it, so the line is refused here."""
+        if value is not None:
+            value.encode("utf-8")  # UnicodeEncodeError is a ValueError: pydantic reports it for this field
+        return value
 
-def read_documents(path: Path) -> Iterator[tuple[int, ImportedDocument | str]]:
+
+def read_documents(path: Path, max_bytes: int) -> Iterator[tuple[int, ImportedDocument | str]]:
     """(line number, document) for good lines, (line number, error message) for bad ones."""
-    with path.open(encoding="utf-8", errors="replace") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield number, ImportedDocument.model_validate(json.loads(line))
-            except json.JSONDecodeError as exc:
-                yield number, f"not JSON: {exc.msg} at column {exc.colno}"
-            except ValidationError as exc:
-                field, message = first_error(exc)
-                yield number, f"field '{field}': {message}"
+    with path.open("rb") as lines:
+        for number, raw in enumerate(_lines(lines, max_bytes), start=1):
+            if raw is None:
+                yield number, f"document over importer.max_document_bytes ({max_bytes} bytes), not read"
+            elif raw.strip():
+                yield number, _document(raw)
 
 
-def import_file(path: Path, processor: ArticleProcessor) -> tuple[int, int]:
-    """Feed every document of `path` through the pipeline; returns (imported, rejected)."""
-    imported = rejected = 0
-    for number, document in read_documents(path):
+def _lines(file: BinaryIO, max_bytes: int) -> Iterator[bytes | None]:
+    """Each line, or None for one longer than `max_bytes`, whose rest is read past in blocks and dropped."""
+    while line := file.readline(max_bytes + 1):
+        if len(line) <= max_bytes or line.endswith(b"\n"):
+            yield line
+            continue
+        while line and not line.endswith(b"\n"):
+            line = file.readline(1 << 20)
+        yield None
+
+
+def _document(raw: bytes) -> ImportedDocument | str:
+    try:
+        return ImportedDocument.model_validate(json.loads(raw.decode("utf-8")))
+    except UnicodeDecodeError as exc:
+        return f"not UTF-8 (byte {exc.start})"
+    except json.JSONDecodeError as exc:
+        return f"not JSON: {exc.msg} at column {exc.colno}"
+    except RecursionError:
+        return "not JSON storytrail can read: nested too deeply"
+    except ValidationError as exc:
+        field, message = first_error(exc)
+        return f"field '{field}': {message}"
+
+
+def import_file(path: Path, processor: ArticleProcessor, max_bytes: int) -> tuple[int, int]:
+    """Feed every document of `path` through the pipeline (pages extracted in the processor's worker pool,
+    when it has one, in file order); returns (imported, rejected)."""
+    rejected: list[int] = []
+    items = _items(path, processor, rejected, max_bytes)
+    imported = sum(article is not None for _, article in processor.process_pages(items))
+    return imported, len(rejected)
+
+
+def _items(path: Path, processor: ArticleProcessor, rejected: list[int], max_bytes: int) -> Iterator[ArchivedPage | Article]:
+    """Each good line as an archived page (with `html`) or an article (without); bad lines reported."""
+    for number, document in read_documents(path, max_bytes):
         if isinstance(document, str):
-            rejected += 1
+            rejected.append(number)
             logger.bind(source="import").error("{}:{}: skipped: {}", path, number, document)
             continue
         try:
             url = normalize_url(document.url)
         except ValueError as exc:
-            rejected += 1
+            rejected.append(number)
             logger.bind(source="import").error("{}:{}: skipped: {}", path, number, exc)
             continue
-        if _import_one(url, document, processor):
-            imported += 1
-    return imported, rejected
+        yield _item(url, document, processor)
 
 
-def _import_one(url: str, document: ImportedDocument, processor: ArticleProcessor) -> bool:
+def _item(url: str, document: ImportedDocument, processor: ArticleProcessor) -> ArchivedPage | Article:
     now = datetime.now(timezone.utc)
     if document.html:
         page = ArchivedPage(
@@ -85,9 +123,9 @@ def _import_one(url: str, document: ImportedDocument, processor: ArticleProcesso
             fetched_at=now,
             hint={"title": document.title, "published": document.published.isoformat() if document.published else None},
         )
-        processor.state.record_fetched(page)
-        return processor.process_page(page) is not None
-    article = Article(
+        processor.state.record_fetched(page)  # archived before it is extracted: a killed import loses nothing
+        return page
+    return Article(
         url=url,
         outlet=processor.outlet_of(url),
         domain=registered_domain(url),
@@ -98,4 +136,3 @@ def _import_one(url: str, document: ImportedDocument, processor: ArticleProcesso
         fetched_at=now,
         fetched_from=document.url,
     )
-    return processor.index(article)

@@ -4,7 +4,8 @@ Called by the pipeline right after an article was upserted. Steps: the compariso
 the outlet's learned recurring lines left out), winnowed fingerprints stored in the store's index, an index
 lookup for candidates (fingerprints held by more than `max_doc_freq` articles ignored), verification of
 each candidate by alignment, the page's own attribution evidence, and the chain of the story the article
-joins, starts, takes over as a late origin, or merges (pipelines/chains.py).
+joins, starts, takes over as a late origin, or merges (pipelines/chains.py). A candidate that shares only a
+primary source with it (pipelines/shared_sources.py) is not merged: both get a "shares a source" relation.
 """
 
 from __future__ import annotations
@@ -15,13 +16,12 @@ from dataclasses import dataclass, field
 from loguru import logger
 
 from crawlers.sources import SourceRegistry
-from pipelines.alignment import Alignment, align
-from pipelines.attribution import AttributionParser
+from pipelines.alignment import Alignment
 from pipelines.chains import Member, Placement, build_chain, credit, precedes, story_id_for
-from pipelines.comparison_text import ComparisonText, TextCleaner, prepare
-from pipelines.fingerprints import fingerprints
 from pipelines.models import Article
+from pipelines.prepared_text import LinkingCache, TextPreparer
 from pipelines.settings import LinkSettings
+from pipelines.shared_sources import Relation, record, relation
 from pipelines.stores.base import Store
 
 VIRAL_PROBE_HASHES = 16  # rarest over-cap fingerprints looked up for an article copied everywhere
@@ -48,21 +48,22 @@ class Linker:
         self.store = store
         self.sources = sources
         self.settings = settings
-        self.attribution = AttributionParser(sources)
-        self.cleaner = TextCleaner(sources, self.attribution)
+        self.preparer = TextPreparer(sources, settings)
+        self.cache = LinkingCache(store, self.preparer, settings.cache_words)
 
     def link(self, article: Article) -> LinkOutcome:
         """Fingerprint `article` (already in the store), find and verify its copies, update the chains."""
         log = logger.bind(source=article.outlet, url=article.url)
         article = self.store.get(article.url) or article  # the stored record carries its current chain
-        work = _Work(self)
-        hashes = fingerprints(work.text(article).words, self.settings.shingle_words, self.settings.winnow_window)
-        stored = hashes | self.cleaner.line_hashes(article)
+        work = self.cache.begin()
+        hashes = set(work.prepared(article).fingerprints)
+        stored = hashes | self.preparer.cleaner.line_hashes(article)
         if article.story_id and article.chain and self.store.get_fingerprints(article.url) == stored:
             return LinkOutcome("unchanged", article.story_id)
         self.store.put_fingerprints(article.url, sorted(stored))
-        matches = self._verified_copies(article, hashes, work)
+        matches, shared = self._verified_copies(article, hashes, work)
         outcome = self._update_stories(article, matches, work)
+        record(self.store, article.url, shared)  # a primary source both carry: related, not merged
         level = "DEBUG" if outcome.action == "new_story" else "INFO"
         log.log(level, "{}: story {} ({} copies verified)", outcome.action, outcome.story_id, outcome.copies)
         return outcome
@@ -70,13 +71,11 @@ class Linker:
     def relink_all(self) -> Counter[str]:
         """Rebuild every chain from the store: chains cleared, then articles linked in publication order
         (undated ones last), as if they had arrived in that order."""
-        order = sorted(
-            ((a.published is None, a.published.isoformat() if a.published else "", a.url) for a in self.store.iter_articles())
-        )
-        for _, _, url in order:
+        order = relink_order(self.store)
+        for url in order:
             self.store.set_chain(url, None, False, None, None)
         counters: Counter[str] = Counter()
-        for _, _, url in order:
+        for url in order:
             article = self.store.get(url)
             if article is not None:
                 counters[self.link(article).counter] += 1
@@ -84,24 +83,28 @@ class Linker:
         return counters
 
     # -- candidates -------------------------------------------------------------------------------
-    def _verified_copies(self, article: Article, hashes: set[int], work: _Work) -> dict[str, tuple[Article, Alignment]]:
-        """Linked articles that are copies of `article` or that it copies, with the alignment (A = them)."""
+    def _verified_copies(
+        self, article: Article, hashes: set[int], work: LinkingCache
+    ) -> tuple[dict[str, tuple[Article, Alignment]], dict[str, Alignment]]:
+        """Linked articles that are copies of `article` or that it copies, with the alignment (A = them),
+        and those that share a source with it (pipelines/shared_sources.py)."""
         settings = self.settings
         counts = self.store.find_candidates(list(hashes), settings.max_doc_freq, exclude_url=article.url)
         wanted = {u: n for u, n in counts.items() if n >= settings.min_shared_fingerprints}
         if not wanted:
             wanted = self._viral_candidates(article, hashes)
         best = sorted(wanted, key=lambda u: (-wanted[u], u))[: settings.max_candidates]
-        found = {}
+        found, shared = {}, {}
         for url, candidate in self.store.get_many(best).items():
             if candidate.story_id is None:
                 continue  # not linked yet: it finds this article when its own turn comes
             alignment = work.align(candidate, article)
-            if alignment.is_copy(settings) and (
-                candidate.outlet != article.outlet or alignment.coverage_of_smaller >= settings.same_outlet_coverage
-            ):
+            related = relation(alignment, work.member(candidate), work.member(article), settings)
+            if related is Relation.COPY:
                 found[url] = (candidate, alignment)
-        return found
+            elif related is Relation.SHARES_SOURCE:
+                shared[url] = alignment
+        return found, shared
 
     def _viral_candidates(self, article: Article, hashes: set[int]) -> dict[str, int]:
         """For an article whose text is mostly over the doc-frequency cap (a story copied by hundreds of
@@ -119,7 +122,7 @@ class Linker:
         return {u: n for u, n in counts.items() if n >= settings.min_shared_fingerprints}
 
     # -- stories ----------------------------------------------------------------------------------
-    def _update_stories(self, article: Article, matches: dict[str, tuple[Article, Alignment]], work: _Work) -> LinkOutcome:
+    def _update_stories(self, article: Article, matches: dict[str, tuple[Article, Alignment]], work: LinkingCache) -> LinkOutcome:
         previous = article.story_id
         if not matches:
             self._leave(article, previous, work)
@@ -132,6 +135,7 @@ class Linker:
                 stories[candidate.story_id] = [m for m in self.store.story_members(candidate.story_id) if m.url != article.url]
         taken_over = [sid for sid, members in stories.items() if _precedes_origin(newcomer, members, work)]
         if taken_over:
+            taken_over = list(stories)  # a late origin gathers every story holding a copy of it
             members = [article] + [m for sid in taken_over for m in stories[sid]]
             placements = build_chain([work.member(m) for m in members], work.align, self.settings)
             action = "merged_stories" if len(taken_over) > 1 else "rebuilt_chain"
@@ -147,7 +151,7 @@ class Linker:
         return LinkOutcome(action, story_id, len(matches), tuple(sid for sid in taken_over if sid != story_id))
 
     def _join(
-        self, article: Article, members: list[Article], matches: dict[str, tuple[Article, Alignment]], work: _Work
+        self, article: Article, members: list[Article], matches: dict[str, tuple[Article, Alignment]], work: LinkingCache
     ) -> list[Placement]:
         """`article` joins a story as a copy: it is placed, and so are the members it may now be the
         parent of (later ones it was verified against, and those crediting it)."""
@@ -159,7 +163,7 @@ class Linker:
         everyone = [newcomer] + [work.member(m) for m in members]
         return build_chain(everyone, work.align, self.settings, to_place=to_place, hints=hints)
 
-    def _leave(self, article: Article, story_id: str | None, work: _Work) -> None:
+    def _leave(self, article: Article, story_id: str | None, work: LinkingCache) -> None:
         """`article` no longer belongs to `story_id` (its text changed): rebuild what is left of it."""
         if not story_id:
             return
@@ -175,39 +179,13 @@ class Linker:
                 self.store.set_chain(placement.url, placement.story_id, placement.is_origin, placement.parent, placement.chain)
 
 
-class _Work:
-    """Comparison texts, evidence and alignments computed while linking one article, each once."""
-
-    def __init__(self, linker: Linker) -> None:
-        self.linker = linker
-        self.texts: dict[str, ComparisonText] = {}
-        self.members: dict[str, Member] = {}
-        self.alignments: dict[tuple[str, str], Alignment] = {}
-
-    def text(self, article: Article) -> ComparisonText:
-        if article.url not in self.texts:
-            linker = self.linker
-            self.texts[article.url] = prepare(article, linker.store, linker.cleaner, linker.settings.recurring_line_articles)
-        return self.texts[article.url]
-
-    def member(self, article: Article) -> Member:
-        if article.url not in self.members:
-            evidence = self.linker.attribution.evidence(article)
-            self.members[article.url] = Member.of(article, evidence, self.linker.sources)
-        return self.members[article.url]
-
-    def align(self, a: Article, b: Article) -> Alignment:
-        key = (a.url, b.url)
-        if key not in self.alignments:
-            reverse = self.alignments.get((b.url, a.url))
-            if reverse is not None:
-                self.alignments[key] = reverse.swapped()
-            else:
-                self.alignments[key] = align(self.text(a), self.text(b), self.linker.settings.min_run_words)
-        return self.alignments[key]
+def relink_order(store: Store) -> list[str]:
+    """Every article's URL in the order a relink links them: by publication (undated ones last), then URL."""
+    keys = sorted((a.published is None, a.published.isoformat() if a.published else "", a.url) for a in store.iter_articles())
+    return [url for _, _, url in keys]
 
 
-def _precedes_origin(newcomer: Member, members: list[Article], work: _Work) -> bool:
+def _precedes_origin(newcomer: Member, members: list[Article], work: LinkingCache) -> bool:
     """The newcomer came before the story's origin: it is the story's late-arriving origin."""
     origin = next((m for m in members if m.is_origin), None)
     return origin is not None and precedes(newcomer, work.member(origin), work.align)

@@ -27,6 +27,16 @@ class Evidence(BaseModel):
     url: str | None = Field(None, description="Normalised URL it points at, when the page links it.")
 
 
+class SharedSource(BaseModel):
+    """A long passage this article shares with a different article that neither credits: a primary source
+    (a bulletin, a court filing) both carry. The two stay separate stories (pipelines/shared_sources.py)."""
+
+    url: str = Field(description="The other article.")
+    own: list[tuple[int, int]] = Field(default_factory=list, description="Character offsets of the passages in this text.")
+    other: list[tuple[int, int]] = Field(default_factory=list, description="The same passages' offsets in the other text.")
+    words: int = Field(0, description="Words shared.")
+
+
 class ChainInfo(BaseModel):
     """Where a copy sits in its story: filled in by the linking step."""
 
@@ -36,6 +46,9 @@ class ChainInfo(BaseModel):
     kind: str = Field("origin", description="origin, full, excerpt, extended, partial, ...")
     confidence: float = Field(1.0, ge=0.0, le=1.0)
     evidence: list[Evidence] = Field(default_factory=list)
+    shared_sources: list[SharedSource] = Field(default_factory=list, description="Articles of other stories this one shares a source with.")
+    basis: str | None = Field(None, description="For an origin, what chose it: credited, dated, or weak (undated or "
+                              "unreliable dates, chosen by role or containment).")
 
 
 class Article(BaseModel):
@@ -54,6 +67,10 @@ class Article(BaseModel):
     links: list[str] = Field(default_factory=list, description="Outbound links found in the main text.")
     fetched_at: datetime = Field(default_factory=utcnow)
     fetched_from: str | None = Field(None, description="The URL as discovered, before normalisation.")
+    captured_at: datetime | None = Field(
+        None, description="When the web archive captured the page this was read from: an upper bound of publication."
+    )
+    capture_url: str | None = Field(None, description="The web-archive capture this was read from (backfill).")
     story_id: str | None = None
     is_origin: bool = False
     parent: str | None = Field(None, description="URL of the copy this one was taken from.")

@@ -39,6 +39,8 @@ KNOWN_FIELDS = TEXT_FIELDS + KEYWORD_FIELDS + DATE_FIELDS + FLAG_FIELDS
 # Relative weights of title, text and authors: the same in the SQLite bm25() call and the ES query.
 TEXT_WEIGHTS = {"title": 4.0, "text": 1.0, "authors": 2.0}
 PREFIX_EXPANSIONS = 1000
+# Deepest nesting of parentheses accepted; real queries use two or three levels.
+MAX_DEPTH = 50
 
 
 class QueryError(ValueError):
@@ -48,7 +50,8 @@ class QueryError(ValueError):
         self.query = query
         self.position = position
         self.reason = reason
-        super().__init__(f"bad query at position {position}: {reason} (query: {query!r})")
+        shown = query if len(query) <= 200 else query[:200] + "..."
+        super().__init__(f"bad query at position {position}: {reason} (query: {shown!r})")
 
 
 # -- the parsed query ------------------------------------------------------------------------------
@@ -115,11 +118,21 @@ def parse(query: str) -> Node:
     control = re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", query)
     if control:  # SQLite ends a string at NUL; no query needs these
         raise QueryError(query, control.start(), f"control character {control.group()!r}")
+    _check_depth(query)
     try:
         tree = luqum_parse(stripped)
     except ParseError as exc:
         raise QueryError(query, offset + _error_position(str(exc), len(stripped)), _error_reason(str(exc))) from exc
     return _Builder(query, offset).build(tree, None)
+
+
+def _check_depth(query: str) -> None:
+    """Refuse groups nested deeper than MAX_DEPTH: the parser and both stores recurse once per level."""
+    depth = 0
+    for position, char in enumerate(re.sub(r'"(?:[^"\\]|\\.)*"|\\.', lambda m: "_" * len(m.group()), query)):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth > MAX_DEPTH:
+            raise QueryError(query, position, f"groups nested more than {MAX_DEPTH} deep")
 
 
 def _error_position(message: str, end: int) -> int:
@@ -227,9 +240,10 @@ class _Builder:
             return None
         try:
             start, step = _parse_date(_unescape(raw))
-        except ValueError:
-            raise self.fail(item, f"not a date: {raw!r} (use 2024, 2024-01, 2024-01-31 or 2024-01-31T12:00:00Z)") from None
-        moment = step(start) if after else start
+            moment = step(start) if after else start
+        except (ValueError, OverflowError):
+            raise self.fail(item, f"not a date: {raw!r} (use 2024, 2024-01, 2024-01-31 or 2024-01-31T12:00:00Z, "
+                                  "before 9999-12-31)") from None
         return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
 
 

@@ -16,8 +16,6 @@ from rich.text import Text
 from rich.tree import Tree
 
 from crawlers.sources import SourceRegistry
-from pipelines.alignment import align
-from pipelines.comparison_text import TextCleaner, prepare
 from pipelines.models import Article
 from pipelines.settings import LinkSettings
 from pipelines.stores.base import Store
@@ -25,6 +23,17 @@ from pipelines.stores.base import Store
 
 class StoryNotFound(LookupError):
     """The URL is not in the store."""
+
+
+def stored_url(store: Store, sources: SourceRegistry, url: str) -> str:
+    """The URL under which `url`'s article is stored: as given, else on another domain of its outlet
+    (journal-neo.org for journal-neo.su). Raises StoryNotFound when no variant is stored."""
+    variants = sources.url_variants(url)
+    found = store.get_many(variants)
+    stored = next((v for v in variants if v in found), None)
+    if stored is None:
+        raise StoryNotFound(f"not in the store: {variants[0]}")
+    return stored
 
 
 def story_members(store: Store, url: str) -> tuple[Article, list[Article]]:
@@ -44,10 +53,17 @@ def story_json(store: Store, url: str, sources: SourceRegistry | None = None,
     """The story holding `url` as one object: `story_id`, `origin`, `copies` (each with `url`, `outlet`,
     `published`, `parent`, `coverage`, `added_share`, `lag_seconds`, `kind`, `evidence`, `confidence`).
     Given `sources`, each copy also gets `passages`: its text aligned with the origin's, as character
-    offsets into each article's `text` (what was copied; the rest was added or cut)."""
+    offsets into each article's `text` (what was copied; the rest was added or cut). Every member lists the
+    articles of other stories it `shares_a_source` with (a primary source both carry, pipelines/shared_sources.py),
+    with the shared passages' offsets in both texts when `sources` is given."""
     origin, copies = story_members(store, url)
     rows = [_copy_row(copy) for copy in copies]
+    for row, member in zip(rows, copies):
+        row["shares_a_source"] = _shared_rows(member, with_passages=sources is not None)
     if sources is not None:
+        from pipelines.alignment import align  # the linking modules, for --passages only
+        from pipelines.comparison_text import TextCleaner, prepare
+
         settings = settings or LinkSettings()
         cleaner = TextCleaner(sources)
         origin_text = prepare(origin, store, cleaner, settings.recurring_line_articles)
@@ -61,6 +77,8 @@ def story_json(store: Store, url: str, sources: SourceRegistry | None = None,
             **_identity(origin),
             "confidence": origin.chain.confidence if origin.chain else None,
             "evidence": [e.model_dump() for e in origin.chain.evidence] if origin.chain else [],
+            "basis": origin.chain.basis if origin.chain else None,
+            "shares_a_source": _shared_rows(origin, with_passages=sources is not None),
         },
         "copies": rows,
     }
@@ -127,6 +145,16 @@ def _copy_row(copy: Article) -> dict:
     }
 
 
+def _shared_rows(article: Article, with_passages: bool) -> list[dict]:
+    rows = []
+    for shared in article.chain.shared_sources if article.chain else []:
+        row = {"url": shared.url, "words": shared.words}
+        if with_passages:
+            row["passages"] = [{"this": list(own), "other": list(other)} for own, other in zip(shared.own, shared.other)]
+        rows.append(row)
+    return rows
+
+
 def _label(article: Article, origin: Article) -> Text:
     label = Text()
     label.append(article.outlet, style="bold")
@@ -134,6 +162,8 @@ def _label(article: Article, origin: Article) -> Text:
     chain = article.chain
     if article.url == origin.url:
         label.append("  origin", style="green")
+        if chain and chain.basis == "weak":
+            label.append("  (chosen on weak ground: no credit, dates missing or unreliable)", style="dim")
     elif chain:
         lag = f"+{_duration(chain.lag_seconds)}" if chain.lag_seconds is not None else "lag unknown"
         label.append(f"  {lag}  {chain.kind}  {chain.coverage:.0%} of origin, {chain.added_share:.0%} added", style="cyan")
@@ -143,6 +173,10 @@ def _label(article: Article, origin: Article) -> Text:
         shown = "; ".join(f"{e.kind}: {e.text[:60]}" for e in chain.evidence[:3])
         more = f" (+{len(chain.evidence) - 3} more)" if len(chain.evidence) > 3 else ""
         label.append(f"\nevidence: {shown}{more}", style="yellow")
+    if chain and chain.shared_sources:
+        others = ", ".join(f"{s.url} ({s.words} words)" for s in chain.shared_sources[:3])
+        more = f" (+{len(chain.shared_sources) - 3} more)" if len(chain.shared_sources) > 3 else ""
+        label.append(f"\nshares a source with: {others}{more}", style="magenta")
     return label
 
 

@@ -41,3 +41,15 @@ def story_groups(rows: list[dict]) -> set[frozenset[str]]:
     for row in rows:
         groups.setdefault(row["story_id"] or row["url"], set()).add(row["url"])
     return {frozenset(g) for g in groups.values()}
+
+
+def sources_subset(directory: Path, keys: tuple[str, ...], **fields: object) -> Path:
+    """A sources file with only the sources `keys` of config/sources.yaml (each with `fields` added), for
+    tests that want a short cycle; pass it as STORYTRAIL_SOURCES_FILE."""
+    import yaml
+
+    raw = yaml.safe_load((REPO / "config" / "sources.yaml").read_text(encoding="utf-8"))
+    raw["sources"] = [dict(source, **fields) for source in raw["sources"] if source["key"] in keys]
+    path = directory / "sources.yaml"
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    return path

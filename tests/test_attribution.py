@@ -112,3 +112,20 @@ def test_seed_pages_give_their_credits(parser):
     crosspost = parser.evidence(page((SEEDS / "004_1cb430fbabefe94c.txt").read_text(),
                                      url="https://www.globalresearch.ca/syria/5668541", outlet="globalresearch"))
     assert [(e.kind, e.outlet) for e in crosspost] == [("originally_published", "neo")]
+
+
+@pytest.mark.parametrize("ending", ["The talks will continue", "Protests continue.", "You can read more about it on our site.",
+                                    "This is the full article"])
+def test_a_sentence_ending_in_continue_or_read_more_is_no_teaser_ending(parser, ending):
+    article = page(f"First paragraph of the post.\n{ending}", url="https://blog.example.com/p", outlet="example.com",
+                   links=["https://theantimedia.org/us-allies-fighting/"])
+    assert [e for e in parser.evidence(article) if e.kind == "read_more"] == []
+
+
+@pytest.mark.parametrize("ending", ["Read more >>", "The copied paragraph ends here. Read more »", "Continue reading →",
+                                    "…continue", "And then [...]", "Read the full article"])
+def test_teaser_endings_point_at_their_source(parser, ending):
+    article = page(f"First paragraph of the post.\n{ending}", url="https://blog.example.com/p", outlet="example.com",
+                   links=["https://theantimedia.org/us-allies-fighting/"])
+    [read_more] = [e for e in parser.evidence(article) if e.kind == "read_more"]
+    assert read_more.outlet == "antimedia"

@@ -8,7 +8,7 @@ import pytest
 from crawlers.sources import load_sources
 from pipelines.alignment import align
 from pipelines.attribution import AttributionParser
-from pipelines.chains import Member, build_chain, choose_origin, classify, story_id_for
+from pipelines.chains import Member, build_chain, choose_origin, classify, date_bounds, dated_before, story_id_for
 from pipelines.comparison_text import TextCleaner
 from pipelines.models import Article
 from pipelines.settings import LinkSettings
@@ -125,3 +125,34 @@ def test_a_missing_date_or_title_lowers_confidence_but_the_copy_is_placed():
     placed = placements([origin, dated, undated])
     assert placed[undated.url].parent == origin.url and placed[undated.url].chain.lag_seconds is None
     assert placed[undated.url].chain.confidence < placed[dated.url].chain.confidence
+
+
+def test_a_date_without_a_time_does_not_put_a_copy_before_its_timed_origin():
+    """"2024-01-29" read as midnight is hours before the origin's 09:00, but it means "some time that day"."""
+    origin = member("https://example.org/o", "example.org", ORIGINAL, DAY)
+    day_only = member("https://example.net/c", "example.net", "A blogger's intro. " + ORIGINAL, DAY.replace(hour=0))
+    assert dated_before(day_only.article, origin.article) is None
+    placed = placements([day_only, origin])
+    assert placed[origin.url].is_origin and placed[origin.url].chain.basis == "weak"
+    assert dated_before(day_only.article, member("https://x.example/y", "x.example", "", DAY + timedelta(days=1)).article)
+
+
+def test_an_archive_capture_bounds_the_date_and_overrules_a_date_after_it():
+    captured = DAY - timedelta(days=3)
+    page = Article(url="https://example.net/c", outlet="example.net", domain="example.net", text=ORIGINAL,
+                   published=DAY + timedelta(days=30), captured_at=captured)  # a date after its own capture: wrong
+    assert date_bounds(page)[1] == captured
+    origin = Article(url="https://example.org/o", outlet="example.org", domain="example.org", text=ORIGINAL, published=DAY)
+    assert dated_before(page, origin) is True  # it was online before the other says it was published
+
+
+def test_a_credited_origin_is_sure_and_an_origin_chosen_on_weak_ground_says_so():
+    origin = member("https://example.org/o", "example.org", ORIGINAL, DAY)
+    credited = member("https://example.net/a", "example.net", ORIGINAL + "\nOriginally published at example.org", None)
+    undated = member("https://example.info/b", "example.info", ORIGINAL, None)
+    sure = placements([origin, credited])[origin.url].chain
+    weak = placements([origin, undated])[origin.url].chain
+    assert (sure.basis, weak.basis) == ("credited", "weak")
+    assert sure.confidence > weak.confidence
+    dated = placements([origin, member("https://example.com/d", "example.com", ORIGINAL, DAY + timedelta(hours=2))])
+    assert dated[origin.url].chain.basis == "dated"

@@ -124,3 +124,22 @@ def test_an_article_stored_twice_by_one_site_is_not_boilerplate(cleaner, tmp_pat
     for article in articles[:3]:
         store.put_fingerprints(article.url, sorted(cleaner.line_hashes(article) | fingerprints(["x"] * 5, 5, 12)))
     assert len(prepare(articles[3], store, cleaner, min_articles=3)) == len(cleaner.clean(articles[3]))
+
+
+def test_paragraphs_after_a_heading_are_not_taken_for_a_caption_before_a_brand_in_lower_case(cleaner):
+    """A real page (shared benchmark): a heading without a full stop, two paragraphs, then "eZ Systems ist ...":
+    "eZ" is a brand, not the rest of a sentence split by a caption, so nothing between is dropped."""
+    paragraphs = [
+        "comwrap und eZ auf der DMEXCO",
+        "Dieses Jahr sind wir in Kooperation mit unserem Technologie-Partner eZ Systems auf der DMEXCO vertreten.",
+        "Unsere Expertise erstreckt sich dabei über die Themen Enterprise Content Management und E-Commerce.",
+        "eZ Systems ist ein globaler Content-Management-Plattform-Anbieter, gegründet 1999 in Norwegen, mit Kunden in 25 Ländern.",
+    ]
+    text = joined(cleaner, page("\n".join(paragraphs)))
+    assert "dieses jahr sind wir" in text and "unsere expertise" in text
+
+
+def test_a_caption_group_is_short_and_a_long_gap_is_not_a_caption(cleaner):
+    long_paragraphs = [" ".join(["Word"] * 40) + ".", " ".join(["Other"] * 40) + "."]
+    text = "A sentence cut by nothing at all and going\n" + "\n".join(long_paragraphs) + "\non in lower case to its end here."
+    assert "word word" in joined(cleaner, page(text))

@@ -7,6 +7,7 @@ import dataclasses
 from datetime import datetime, timezone
 from pathlib import Path
 
+import lxml.html
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -272,3 +273,86 @@ def test_a_republishers_attribution_line_names_the_author():
             + "<p>" + "The base was attacked at dawn by drones launched from the east. " * 12 + "</p></div></article></body></html>")
     article = extract_article(html, "https://alethonews.com/2024/01/29/base-attacked/")
     assert article.authors == ["John Miles"]
+
+
+# --- metadata that checks itself (issue 9) and work done once (issue 11) -----------------------------------
+
+
+def test_wsws_audio_player_label_does_not_lead_the_text(sources):
+    html = fixture("wsws.html").decode("utf-8").replace(
+        '<div class="content">',
+        '<div class="content"><div id="elevenlabs-audionative-widget">Loading the '
+        '<a href="https://elevenlabs.io/text-to-speech">Elevenlabs Text to Speech</a> AudioNative Player...</div>',
+        1,
+    )
+    article = extract_article(html, WSWS_URL, sources.get("wsws").extraction)
+
+    assert "AudioNative" not in article.text
+    assert article.text.startswith("Thousands of dock workers walked out")
+
+
+def test_sott_repost_gets_title_without_suffix_byline_and_original_outlet(sources):
+    names = [n for s in sources for n in (s.name, *s.aliases)]
+    paragraph = "<p>The campaign against the government in Damascus entered a new phase this week, officials said. </p>"
+    html = (
+        "<html><head><title>Washington escalates covert backing -- Sott.net</title></head><body>"
+        "<div id='header'><a id='logo'>Sott.net - Signs of the Times</a></div>"
+        "<h1>Washington escalates covert backing</h1>"
+        "<div class='article-info'><a class='author' href='/author/1-Finian-Cunningham'>Finian Cunningham</a> "
+        "<span class='source'>Strategic Culture Foundation</span> <span class='date'>Fri, 06 Dec 2019 09:12 UTC</span></div>"
+        f"<div class='article-body'>{paragraph * 8}</div></body></html>"
+    )
+    article = extract_article(html, "https://www.sott.net/article/425000-Washington-escalates", sources.get("sott").extraction,
+                              outlet_names=names)
+
+    assert article.title == "Washington escalates covert backing"
+    assert article.authors == ["Finian Cunningham"]
+    assert article.credited_outlet == "Strategic Culture Foundation"
+    assert article.published == datetime(2019, 12, 6, 9, 12, tzinfo=timezone.utc)
+
+
+def test_publisher_and_alias_are_not_authors(sources):
+    names = [n for s in sources for n in (s.name, *s.aliases)]
+    html = (
+        "<html><head><title>Talks resume - Sputnik International</title>"
+        '<meta name="author" content="Finian Cunningham. Sputnik International">'
+        '<script type="application/ld+json">{"@type": "NewsArticle", "author": {"@type": "Organization", "name": "Sputnik"},'
+        '"datePublished": "2024-01-29T15:00:00Z"}</script></head><body><h1>Talks resume</h1><article>'
+        + "<p>Grain corridor talks resumed in Istanbul on Monday after a pause of three weeks, officials said.</p>" * 6
+        + "</article></body></html>"
+    )
+    article = extract_article(html, "https://sputnikglobe.com/20240129/talks-1116475000.html", outlet_names=names)
+
+    assert article.title == "Talks resume"
+    assert article.authors == ["Finian Cunningham"]
+
+
+def test_a_date_hint_far_from_the_declared_date_is_dropped():
+    hints = ExtractionHints(date_selector="aside time")  # picks a related article's date
+    html = (
+        '<html><head><meta property="article:published_time" content="2025-03-14T13:15:00Z"></head><body><article>'
+        + "<p>The harbour bridge reopened to traffic on Friday morning after six months of repairs.</p>" * 5
+        + '</article><aside><time datetime="2019-01-01T00:00:00Z">1 January 2019</time></aside></body></html>'
+    )
+    article = extract_article(html, "https://harbourdaily.example/news/bridge", hints)
+
+    assert article.published == datetime(2025, 3, 14, 13, 15, tzinfo=timezone.utc)
+
+
+def test_page_is_parsed_once_and_extensive_date_search_runs_only_without_a_declared_date(monkeypatch):
+    import trafilatura
+
+    parsed, trees, extensive = [], [], []
+    real_load, real_bare, real_find = trafilatura.load_html, trafilatura.bare_extraction, extraction.find_date
+    monkeypatch.setattr(trafilatura, "load_html", lambda *a, **k: parsed.append(1) or real_load(*a, **k))
+    monkeypatch.setattr(trafilatura, "bare_extraction", lambda tree, **k: trees.append(tree) or real_bare(tree, **k))
+    monkeypatch.setattr(extraction, "find_date", lambda *a, **k: extensive.append(1) or real_find(*a, **k))
+
+    dated = extract_article(fixture("jsonld_only.html"), "https://harbourdaily.example/news/bridge-reopens")
+    assert dated.published is not None and extensive == []
+    assert len(parsed) == 1 and trees and all(isinstance(t, lxml.html.HtmlElement) for t in trees)
+
+    html = "<html><body><article>" + "<p>The village fair drew a record crowd to the green this spring.</p>" * 5 + "</article></body></html>"
+    undated = extract_article(html, "https://blog.example/village-fair")
+    assert extensive == [1]  # nothing before it found a date: the slow search ran, once
+    assert undated.published is None

@@ -32,7 +32,7 @@ def test_import_with_and_without_html_links_copies_and_reports_bad_lines(tmp_pat
         json.dumps({"url": "https://www.blog.example.org/2024/03/06/tanker/", "html": html, "published": "2024-03-06T09:00:00Z"}),
     ]) + "\n")
     result = storytrail("import", str(documents), data_dir=tmp_path / "data")
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # lines were rejected: the import is not complete
     assert "2 document(s) imported, 2 rejected" in result.stderr
     assert f"{documents}:2: skipped: not JSON" in result.stderr
     assert f"{documents}:3: skipped: field 'url'" in result.stderr
@@ -43,5 +43,5 @@ def test_import_with_and_without_html_links_copies_and_reports_bad_lines(tmp_pat
     assert copy.outlet == "example.org" and copy.title == "Tanker held" and "clerical error" in copy.text
     assert copy.story_id == origin.story_id and origin.is_origin and copy.parent == origin.url
     again = storytrail("import", str(documents), data_dir=tmp_path / "data")
-    assert again.returncode == 0
+    assert again.returncode == 1
     assert len(export_rows(tmp_path / "data")) == 2

@@ -10,10 +10,12 @@ from pipelines.settings import describe_settings, load_settings
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
-def test_every_setting_is_documented_in_the_readme():
+def test_every_setting_is_documented_in_the_readme_with_its_default():
     text = README.read_text(encoding="utf-8")
     missing = [name for name, _, _ in describe_settings() if f"`{name}`" not in text]
     assert not missing, f"settings missing from README.md: {missing}"
+    stale = [f"{name} = {default}" for name, default, _ in describe_settings() if f"| `{name}` | `{default}` |" not in text]
+    assert not stale, f"README.md settings table gives other defaults than pipelines/settings.py: {stale}"
 
 
 def test_every_setting_has_help_text():

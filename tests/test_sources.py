@@ -44,9 +44,14 @@ def test_article_url_patterns_match_real_urls():
          "source 'x', field 'politeness.delay_s'"),
         ("- {key: x, name: X, role: publisher, domains: [x.org], feeds: [https://x.org/feed]}", "source 'x', field 'role'"),
         ("- {key: x, name: X, role: origin, domains: [x.org]}", "needs at least one of feeds"),
-        ("- {key: x, name: X, role: origin, domains: [x.org], feeds: [a], typo_field: 1}", "field 'typo_field'"),
-        ("- {key: x, name: X, role: origin, domains: [x.org], feeds: [a], extraction: {boilerplate: ['(']}}", "bad regular expression"),
-        ("- {name: X, role: origin, domains: [x.org], feeds: [a]}", "source '#1', field 'key'"),
+        ("- {key: x, name: X, role: origin, domains: [x.org], feeds: ['https://x.org/f'], typo_field: 1}", "field 'typo_field'"),
+        ("- {key: x, name: X, role: origin, domains: [x.org], feeds: ['https://x.org/f'], extraction: {boilerplate: ['(']}}",
+         "bad regular expression"),
+        ("- {name: X, role: origin, domains: [x.org], feeds: ['https://x.org/f']}", "source '#1', field 'key'"),
+        ("- {key: x, name: X, role: origin, domains: [x.org], feeds: ['https://x.org/f', 'x.org/rss']}",
+         "source 'x', field 'feeds': Value error, entry 2, 'x.org/rss': not an absolute http(s) URL"),
+        ("- {key: x, name: X, role: origin, domains: [x.org], sitemaps: ['https://x.org:port/s.xml']}",
+         "source 'x', field 'sitemaps': Value error, entry 1"),
     ],
 )
 def test_a_wrong_entry_names_file_entry_and_field(tmp_path: Path, entry: str, message: str):
@@ -60,8 +65,8 @@ def test_a_wrong_entry_names_file_entry_and_field(tmp_path: Path, entry: str, me
 
 def test_duplicate_keys_and_bad_yaml_are_reported(tmp_path: Path):
     path = tmp_path / "sources.yaml"
-    path.write_text("sources:\n- {key: x, name: X, role: origin, domains: [x.org], feeds: [a]}\n"
-                    "- {key: x, name: Y, role: origin, domains: [y.org], feeds: [b]}\n")
+    path.write_text("sources:\n- {key: x, name: X, role: origin, domains: [x.org], feeds: ['https://x.org/f']}\n"
+                    "- {key: x, name: Y, role: origin, domains: [y.org], feeds: ['https://y.org/f']}\n")
     with pytest.raises(ConfigError, match="'x' is used twice"):
         load_sources(path)
     path.write_text("sources: [\n")

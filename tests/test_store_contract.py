@@ -133,6 +133,23 @@ def test_iter_articles_in_url_order_in_batches(filled):
     assert [a.url for a in filled.iter_articles(batch_size=2, after=A2)] == sorted(u for u in URLS if u > A2)
 
 
+def test_indexed_since_lists_what_the_store_wrote_after_a_moment(filled):
+    """The store's write time, not the fetch time (all corpus articles were fetched in 2024): an unchanged
+    re-upsert and a chain update do not bring an article back, a changed record does (alerts read this)."""
+    assert [a.url for a in filled.indexed_since(datetime(2000, 1, 1, tzinfo=UTC), batch_size=2)] == sorted(URLS)
+    time.sleep(0.01)
+    moment = datetime.now(UTC)
+    assert list(filled.indexed_since(moment)) == []
+    filled.upsert(corpus())  # unchanged
+    filled.set_chain(A3, "s9", True, None, ChainInfo(kind="origin"))
+    assert list(filled.indexed_since(moment)) == []
+    changed = corpus()[3].model_copy(update={"title": "Markets after the sanctions"})
+    new = Article(url="https://f.example/new", outlet="rt", domain="f.example", title="New", text="t", fetched_at=FETCHED)
+    filled.upsert([changed, new])
+    assert [a.url for a in filled.indexed_since(moment)] == sorted([A4, new.url])
+    assert filled.get(A3).story_id == "s9"
+
+
 # -- search ------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("query", "expected"),
@@ -306,7 +323,9 @@ def test_a_rejected_document_is_reported_and_the_rest_indexed(es_store):
     with pytest.raises(PartialWriteError) as raised:
         es_store.upsert([good[0], bad, *good[2:]])
     assert list(raised.value.failed) == [A2]
-    assert "mapper_parsing_exception" in raised.value.failed[A2]
+    # Elasticsearch 8.8 and later name this refusal document_parsing_exception; osmem-server and OpenSearch
+    # (and Elasticsearch before 8.8) say mapper_parsing_exception. Either is the same refusal.
+    assert any(kind in raised.value.failed[A2] for kind in ("document_parsing_exception", "mapper_parsing_exception"))
     assert A2 in str(raised.value) and "1 article(s) not indexed" in str(raised.value)
     assert raised.value.result.added == 4
     assert es_store.stats().articles == 4
@@ -360,6 +379,9 @@ def test_collapsing_here_matches_collapsing_on_the_server(es_store):
 
 
 def test_reindex_swaps_the_alias_and_keeps_everything(es_target):
+    if es_target.kind == "opensearch":
+        pytest.skip("the integ-test-zip distribution has no reindex module (its Maven jar needs the REST client "
+                    "stack as well); osmem-server and a live cluster run this test")
     store = es_target.open()
     store.upsert(corpus())
     store.upsert([corpus()[0].model_copy(update={"text": "An edited text about Aleppo."})])

@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from email.utils import format_datetime
 from itertools import combinations
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit, urlunsplit
 
 import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
@@ -35,6 +35,7 @@ TEMPLATES_DIR = PACKAGE_DIR / "templates"
 TRUTH_FILE_NAME = "truth.json"
 WAYBACK = "https://web.archive.org/web/"
 CDX_FIELDS = ("urlkey", "timestamp", "original", "mimetype", "statuscode", "digest", "length")
+LISTING_PAGE = 4  # articles per listing page: the replay's listings run over several pages
 # Static files (the bad-input host) have no publication date of their own; any fixed past date will do.
 STATIC_DATE = datetime(2024, 3, 1, tzinfo=timezone.utc)
 
@@ -470,7 +471,7 @@ def url_key(url: str) -> str:
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", query, ""))
 
 
-_WAYBACK_PATH = re.compile(r"^/web/(\d{1,14})[a-z_]*/(.+)$")
+_WAYBACK_PATH = re.compile(r"^/web/(\d{1,14})([a-z_]*)/(.+)$")
 
 
 class Web:
@@ -512,32 +513,56 @@ class Web:
         return None
 
     def _nearest_capture(self, url: str) -> str | None:
-        """The Wayback Machine answers any time stamp with a redirect to the nearest capture."""
+        """The Wayback Machine answers any time stamp with a redirect to the nearest capture (same flavour)."""
         parts = urlsplit(url)
         match = _WAYBACK_PATH.match(parts.path) if parts.netloc == "web.archive.org" else None
-        rows = [r for r in self.cdx_rows if match and _bare(r["original"]) == _bare(match[2])]
+        rows = [r for r in self.cdx_rows if match and _bare(r["original"]) == _bare(match[3])]
         if not rows:
             return None
         wanted = int(match[1].ljust(14, "0"))
         row = min(rows, key=lambda r: abs(int(r["timestamp"]) - wanted))
-        target = f"{WAYBACK}{row['timestamp']}/{row['original']}"
+        target = f"{WAYBACK}{row['timestamp']}{match[2]}/{row['original']}"  # id_ stays id_
         return target if url_key(target) != url_key(url) else None
 
     def _cdx(self, query: str) -> Page:
-        """The Wayback CDX API over the captures: url (a trailing * or matchType=prefix for a prefix), output=json,
-        fl (fields), limit."""
-        params = dict(parse_qsl(query))
+        """The Wayback CDX API over the captures, with its real parameters: url (a trailing * or matchType=prefix
+        for a prefix), from/to (1 to 14 digits of a time stamp), filter (`[!]field:regex`, repeatable),
+        collapse (`field`: the first of adjacent rows with the same value), limit with showResumeKey/resumeKey
+        (`urlkey timestamp!`, URL-encoded, after an empty row), fl (fields), output=json."""
+        pairs = parse_qsl(query)
+        params = dict(pairs)
         wanted = params.get("url", "")
         prefix = wanted.endswith("*") or params.get("matchType") in ("prefix", "domain")
         wanted = _bare(wanted.rstrip("*"))
-        rows = [r for r in self.cdx_rows if _cdx_match(_bare(r["original"]), wanted, prefix)]
-        rows = rows[: int(params["limit"])] if params.get("limit", "").isdigit() else rows
+        start, end = params.get("from", "").ljust(14, "0"), params.get("to", "").ljust(14, "9")
+        filters = [_cdx_filter(value) for key, value in pairs if key == "filter"]
+        rows = [
+            r for r in self.cdx_rows
+            if _cdx_match(_bare(r["original"]), wanted, prefix) and start <= r["timestamp"] <= end
+            and all(f(r) for f in filters)
+        ]
+        rows = sorted(rows, key=lambda r: (r["urlkey"], r["timestamp"]))
+        if params.get("collapse") in CDX_FIELDS:
+            rows = [r for i, r in enumerate(rows) if i == 0 or rows[i - 1][params["collapse"]] != r[params["collapse"]]]
+        if params.get("resumeKey"):
+            rows = [r for r in rows if f"{r['urlkey']} {r['timestamp']}!" > params["resumeKey"]]
+        more = params.get("limit", "").isdigit() and len(rows) > int(params["limit"])
+        rows = rows[: int(params["limit"])] if more else rows
         fields = [f for f in params.get("fl", "").split(",") if f in CDX_FIELDS] or list(CDX_FIELDS)
         table = [[str(r[f]) for f in fields] for r in rows]
+        if more and params.get("showResumeKey") == "true":
+            table += [[], [quote_plus(f"{rows[-1]['urlkey']} {rows[-1]['timestamp']}!")]]
         newest = max((r["captured"] for r in rows), default=STATIC_DATE)
         if params.get("output") == "json":
             return Page.of(json.dumps([fields] + table if table else []), "application/json", newest)
         return Page.of("".join(" ".join(row) + "\n" for row in table), "text/plain; charset=utf-8", newest)
+
+
+def _cdx_filter(spec: str):
+    """`statuscode:200` keeps rows whose field matches the regular expression; `!field:regex` drops them."""
+    negate = spec.startswith("!")
+    name, _, pattern = spec.lstrip("!").partition(":")
+    return lambda row: (re.fullmatch(pattern, str(row.get(name, ""))) is not None) != negate
 
 
 def _cdx_match(original: str, wanted: str, prefix: bool) -> bool:
@@ -564,7 +589,9 @@ def render_web(corpus: Corpus) -> Web:
             for stamp, page_url in zip(article.captures or [None], article.page_urls):
                 pages[page_url] = _render_article(env, article, articles, stamp)
                 if stamp:
-                    cdx_rows.append(_cdx_row(article, stamp, pages[page_url]))
+                    original = _render_article(env, article, articles, stamp, original_content=True)
+                    pages[f"{WAYBACK}{stamp}id_/{article.url}"] = original
+                    cdx_rows.append(_cdx_row(article, stamp, original))
         pages.update(_render_feeds_and_maps(env, site, articles))
         site_of_host.update({host: site for host in _hosts(site, articles)})
     aliases = {old: new for site, _ in corpus.sites() for old, new in site.aliases.items()}
@@ -607,16 +634,20 @@ def _environment() -> Environment:
     return env
 
 
-def _render_article(env: Environment, article: Article, siblings: list[Article], stamp: str | None) -> Page:
+def _render_article(env: Environment, article: Article, siblings: list[Article], stamp: str | None,
+                    original_content: bool = False) -> Page:
+    """A page as its site served it, or as a Wayback capture (`stamp`): with the archive's toolbar and links
+    rewritten into the archive, or, with `original_content` (`/web/<stamp>id_/<url>`), exactly as captured."""
     def link(url: str) -> str:
         """Links inside a Wayback capture point into the archive, as the Wayback Machine rewrites them."""
-        return f"{WAYBACK}{stamp}/{url}" if stamp and url.startswith("http") else url
+        return f"{WAYBACK}{stamp}/{url}" if stamp and not original_content and url.startswith("http") else url
 
     # Related links point to older posts first; a Wayback capture cannot link to anything published later.
     earlier = sorted((a for a in siblings if a.published < article.published), key=lambda a: a.published, reverse=True)
     later = [] if stamp else sorted((a for a in siblings if a.published > article.published), key=lambda a: a.published)
     html = env.get_template(article.site.template).render(
-        site=article.site, article=article, related=(earlier + later)[:4], capture=stamp, link=link
+        site=article.site, article=article, related=(earlier + later)[:4], capture=None if original_content else stamp,
+        link=link,
     )
     return Page.of(html, CONTENT_TYPES[".html"], article.published)
 
@@ -642,9 +673,13 @@ def _render_feeds_and_maps(env: Environment, site: Site, articles: list[Article]
         body = env.get_template("sitemap_index.xml.j2").render(parts=parts)
         pages[sitemap["index"]] = Page.of(body, CONTENT_TYPES[".xml"], newest)
         pages.update({url: _urlset(env, members) for url, members in parts})
-    if site.listing:
-        body = env.get_template("listing.html.j2").render(site=site, items=articles, url=site.listing)
-        pages[site.listing] = Page.of(body, CONTENT_TYPES[".html"], newest)
+    if site.listing:  # paginated like WordPress: <listing>, <listing>/page/2, ... each linking the next
+        urls = [site.listing] + [f"{site.listing}/page/{n}" for n in range(2, -(-len(articles) // LISTING_PAGE) + 1)]
+        for n, url in enumerate(urls):
+            items = articles[n * LISTING_PAGE : (n + 1) * LISTING_PAGE]
+            next_url = urls[n + 1] if n + 1 < len(urls) else None
+            body = env.get_template("listing.html.j2").render(site=site, items=items, url=url, next_url=next_url)
+            pages[url] = Page.of(body, CONTENT_TYPES[".html"], items[0].published)
     return pages
 
 

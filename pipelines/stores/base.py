@@ -8,7 +8,9 @@ every implementation.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager, nullcontext
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 
 from pipelines.models import Article, ChainInfo, SearchHit, StoreStats, UpsertResult
 
@@ -42,6 +44,16 @@ class Store(ABC):
     def iter_articles(self, batch_size: int = 500, after: str | None = None) -> Iterator[Article]:
         """Every article, in URL order, without loading the whole store at once; with `after`, only the
         URLs that sort after it (how an interrupted migration resumes)."""
+
+    @abstractmethod
+    def indexed_since(self, since: datetime, batch_size: int = 500) -> Iterator[Article]:
+        """Articles this store added, or whose record changed, at or after `since` (the store's write time,
+        not the fetch time: a page indexed a day late still counts), in URL order. Alerts read it."""
+
+    @abstractmethod
+    def generation(self) -> str:
+        """An id this store got when it was created and keeps for life: a re-created, truncated or replaced
+        store has another. state.db and migrate checkpoints record it (pipelines/store_state_check.py)."""
 
     @abstractmethod
     def history(self, url: str) -> list[Article]:
@@ -86,6 +98,12 @@ class Store(ABC):
     @abstractmethod
     def list_stories(self, order: str = "size", limit: int = 20) -> list[tuple[str, int]]:
         """(story id, number of copies) for the largest (`order="size"`) or newest (`"new"`) stories."""
+
+    def batch(self) -> AbstractContextManager[None]:
+        """Group the writes of one unit of work (an article's upsert, fingerprints and chain updates) so they
+        land together: on SQLite one commit instead of one per statement, the larger part of linking's cost.
+        The default groups nothing (Elasticsearch writes as it goes)."""
+        return nullcontext()
 
     def close(self) -> None:
         """Release connections; the default has none."""

@@ -8,10 +8,10 @@ file, never from the command line: a password on a command line is visible to ev
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 from pipelines.settings import StoreSettings
 
@@ -45,13 +45,19 @@ class EsAuth:
         )
 
 
+# user:password@ in any URL, and secret-looking query parameters (password=, api_key=, token=, ...).
+_USERINFO = re.compile(r"(?P<scheme>\b[a-z][a-z0-9+.-]*://)[^/@\s'\"]+@", re.IGNORECASE)
+_SECRET_PARAM = re.compile(r"(?P<name>[?&;](?:password|passwd|pwd|secret|api_key|apikey|token|access_token)=)[^&#\s'\"]*",
+                           re.IGNORECASE)
+
+
 def redact_url(url: str) -> str:
-    """The URL with any user:password@ replaced by ***@, for log lines and error messages."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparsable URL>"
-    if "@" not in parts.netloc:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"***@{host}"))
+    """The URL with any user:password@ replaced by ***@ and secret query values by ***, for log lines,
+    error messages and `storytrail config`."""
+    return mask_secrets(url)
+
+
+def mask_secrets(text: str) -> str:
+    """`text` (an error message, a log line) with every URL's credentials masked."""
+    text = _USERINFO.sub(lambda m: m.group("scheme") + "***@", text)
+    return _SECRET_PARAM.sub(lambda m: m.group("name") + "***", text)

@@ -29,7 +29,7 @@ import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import datetime, timezone
 from itertools import islice
 from typing import Any
 
@@ -116,7 +116,10 @@ class ElasticsearchStore(Store):
                 },
                 meta={"mapping_version": m.MAPPING_VERSION, "created_by": "storytrail"},
             )
-            if not self.client.indices.exists_alias(name=self.names.alias):
+            if self.client.indices.exists_alias(name=self.names.alias):  # made by an earlier storytrail, maybe
+                added = {name: m.ARTICLE_MAPPINGS["properties"][name] for name in m.ADDED_FIELDS}
+                self.client.indices.put_mapping(index=self.names.alias, properties=added)
+            else:
                 index = self.names.index(m.MAPPING_VERSION)
                 if self.client.indices.exists(index=index):
                     self.client.indices.put_alias(index=index, name=self.names.alias)
@@ -142,6 +145,13 @@ class ElasticsearchStore(Store):
         except ApiError as exc:  # another process created it first
             if "resource_already_exists" not in str(exc.message) + str(exc.body):
                 raise
+
+    def generation(self) -> str:
+        """The UUID Elasticsearch gave the index behind the alias: a re-created (or reindexed) index has a new one."""
+        index = self.current_index()
+        with self._calls("read the index settings"):
+            found = self.client.indices.get_settings(index=index, name="index.uuid")
+        return f"{index}/{found.body[index]['settings']['index']['uuid']}"
 
     def current_index(self) -> str:
         with self._calls("read the alias"):
@@ -272,6 +282,16 @@ class ElasticsearchStore(Store):
         for hit in self._scan(self.names.alias, query, [{"url": "asc"}], page=batch_size):
             yield m.from_document(hit["_source"])
 
+    def indexed_since(self, since: datetime, batch_size: int = 500) -> Iterator[Article]:
+        moment = since.astimezone(timezone.utc).isoformat()
+        query = {"bool": {"minimum_should_match": 1, "should": [
+            {"range": {m.INDEXED_AT: {"gte": moment}}},
+            # written before the field existed: its fetch time stands in, as in SqliteStore
+            {"bool": {"must_not": [{"exists": {"field": m.INDEXED_AT}}], "filter": [{"range": {"fetched_at": {"gte": moment}}}]}},
+        ]}}
+        for hit in self._scan(self.names.alias, query, [{"url": "asc"}], page=batch_size):
+            yield m.from_document(hit["_source"])
+
     def history(self, url: str) -> list[Article]:
         hits = self._scan(self.names.versions, {"term": {"url": url}}, [{"n": "asc"}], excludes=[])
         return [Article.model_validate(hit["_source"]["record"]) for hit in hits]
@@ -371,7 +391,7 @@ class ElasticsearchStore(Store):
             article = m.from_document(source).model_copy(
                 update={"story_id": story_id, "is_origin": is_origin, "parent": parent, "chain": chain}
             )
-            return m.to_document(article, source.get(m.FINGERPRINTS) or [], source.get(m.VERSIONS, 0))
+            return m.to_document(article, source.get(m.FINGERPRINTS) or [], source.get(m.VERSIONS, 0), source.get(m.INDEXED_AT))
 
         self._modify(url, change, "record the chain")  # an unknown URL is ignored, as in SqliteStore
 

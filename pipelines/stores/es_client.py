@@ -31,11 +31,13 @@ from pipelines.stores.errors import StoreUnreachable
 
 
 class PlainJsonNode(Urllib3HttpNode):
-    """TEST ONLY: sends plain application/json instead of the 9.x client's compatibility media type.
+    """TEST ONLY: speaks to OpenSearch-compatible servers (osmem-server, the real OpenSearch node of the tests).
 
-    osmem-server (the in-memory OpenSearch-compatible server the tests run) answers 406 to
-    `application/vnd.elasticsearch+json; compatible-with=9`. Chosen with `?compat=off` on the store URL;
-    a real cluster needs the compatibility headers, which is the default."""
+    They answer 406 to the 9.x client's compatibility media type
+    (`application/vnd.elasticsearch+json; compatible-with=9`), so this node sends plain application/json; and
+    OpenSearch does not send the `X-Elastic-Product: Elasticsearch` header without which the 9.x client refuses
+    every answer, so this node adds it. Chosen with `?compat=off` on the store URL; Elasticsearch itself needs
+    neither, and the default node sends the compatibility headers and checks the product."""
 
     _COMPAT = re.compile(r"application/vnd\.elasticsearch\+([\w-]+);\s*compatible-with=\d+")
 
@@ -46,7 +48,9 @@ class PlainJsonNode(Urllib3HttpNode):
             for name in ("accept", "content-type"):
                 if headers.get(name):
                     headers[name] = self._COMPAT.sub(r"application/\1", headers[name])
-        return super().perform_request(method, target, body=body, headers=headers, **kwargs)
+        response = super().perform_request(method, target, body=body, headers=headers, **kwargs)
+        response.meta.headers.setdefault("X-Elastic-Product", "Elasticsearch")
+        return response
 
 
 def make_client(url: str, settings: StoreSettings, auth: EsAuth, compat_headers: bool) -> Elasticsearch:

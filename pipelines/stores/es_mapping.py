@@ -26,7 +26,8 @@ ROLE = "role"  # chain kind (origin, full, excerpt, ...), else "origin" for an o
 SORT_DATE = "date"  # published, else fetched_at: what list_stories(order="new") sorts by
 FINGERPRINTS = "fingerprints"  # linking's text fingerprints, as keywords (exact at 61 bits, unlike JSON numbers)
 VERSIONS = "versions"  # how many earlier versions are archived: the number of the next one
-INTERNAL_FIELDS = (STORY_KEY, ROLE, SORT_DATE, "text_hash", FINGERPRINTS, VERSIONS)
+INDEXED_AT = "indexed_at"  # when the store last wrote the article's record (not the chain): Store.indexed_since
+INTERNAL_FIELDS = (STORY_KEY, ROLE, SORT_DATE, "text_hash", FINGERPRINTS, VERSIONS, INDEXED_AT)
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,8 @@ ARTICLE_MAPPINGS: dict[str, Any] = {
         "published": {"type": "date"},
         "fetched_at": {"type": "date"},
         "fetched_from": _STORED_ONLY,
+        "captured_at": {"type": "date"},
+        "capture_url": _URL,
         "canonical_url": _URL,
         "links": _URL,
         "text_hash": _KEYWORD,
@@ -109,8 +112,11 @@ ARTICLE_MAPPINGS: dict[str, Any] = {
         SORT_DATE: {"type": "date"},
         FINGERPRINTS: _KEYWORD,
         VERSIONS: {"type": "integer", "index": False},
+        INDEXED_AT: {"type": "date"},
     },
 }
+# Fields mapped after the first release: put into the mapping of an existing index when the store opens it.
+ADDED_FIELDS = (INDEXED_AT,)
 
 VERSION_MAPPINGS: dict[str, Any] = {
     "dynamic": False,
@@ -138,7 +144,8 @@ def version_id(url: str, n: int) -> str:
     return f"{doc_id(url)}-{n}"
 
 
-def to_document(article: Article, fingerprints: list[str], versions: int) -> dict[str, Any]:
+def to_document(article: Article, fingerprints: list[str], versions: int, indexed_at: str | None = None) -> dict[str, Any]:
+    """The document for `article`; `indexed_at` keeps an earlier write time (a chain update), else now."""
     doc = article.model_dump(mode="json")
     doc[STORY_KEY] = article.story_id or article.url
     doc[ROLE] = article.chain.kind if article.chain else ("origin" if article.is_origin else None)
@@ -146,6 +153,7 @@ def to_document(article: Article, fingerprints: list[str], versions: int) -> dic
     doc["text_hash"] = article.text_hash
     doc[FINGERPRINTS] = fingerprints
     doc[VERSIONS] = versions
+    doc[INDEXED_AT] = indexed_at or datetime.now(timezone.utc).isoformat(timespec="microseconds")
     return doc
 
 

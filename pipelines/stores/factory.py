@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from loguru import logger
 
-from crawlers.sources import ConfigError
+from crawlers.config_files import ConfigError
 from pipelines.settings import StoreSettings
 from pipelines.stores.base import Store
 from pipelines.stores.credentials import EsAuth, redact_url
@@ -45,12 +45,12 @@ def _open_sqlite(url: str, netloc: str, path: str) -> Store:
     from pipelines.stores.sqlite import SqliteStore
 
     if netloc:
-        raise ConfigError(f"store URL {url!r}: a SQLite URL has three slashes: sqlite:///relative.db or sqlite:////abs.db")
+        raise ConfigError(f"store URL {redact_url(url)!r}: a SQLite URL has three slashes: sqlite:///relative.db or sqlite:////abs.db")
     path = path[1:] if path.startswith("/") else path  # sqlite:///a.db -> a.db, sqlite:////abs -> /abs
     if not path:
-        raise ConfigError(f"store URL {url!r}: no database file; use sqlite:///path/storytrail.db")
+        raise ConfigError(f"store URL {redact_url(url)!r}: no database file; use sqlite:///path/storytrail.db")
     if path != ":memory:" and Path(path).is_dir():
-        raise ConfigError(f"store URL {url!r}: {path} is a directory; name the database file in it")
+        raise ConfigError(f"store URL {redact_url(url)!r}: {path} is a directory; name the database file in it")
     logger.bind(store=url).debug("opening SQLite store")
     return SqliteStore(path)
 
@@ -73,6 +73,10 @@ def _open_elasticsearch(parts, settings: StoreSettings) -> Store:
         raise ConfigError(f"store URL {shown!r}: compat must be on or off, not {compat!r}")
     if not parts.hostname:
         raise ConfigError(f"store URL {shown!r}: no host; use https://host:9200")
+    try:
+        parts.port
+    except ValueError:
+        raise ConfigError(f"store URL {shown!r}: the port is not a number from 0 to 65535; use https://host:9200") from None
     base = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
     logger.bind(store=base).debug("opening Elasticsearch store")
     return ElasticsearchStore(base, settings, auth=EsAuth.resolve(settings), compat_headers=compat == "on")

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from functools import wraps
 from pathlib import Path
 
+from crawlers.sqlite_files import connect
 from pipelines.models import Article, ChainInfo, SearchHit, StoreStats, UpsertResult
 from pipelines.query import to_sqlite
 from pipelines.stores.base import Store, StoreError
-from pipelines.stores.collapse import collapse_hits as _collapse
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -39,7 +41,9 @@ CREATE TABLE IF NOT EXISTS articles (
     story_id TEXT,
     is_origin INTEGER NOT NULL DEFAULT 0,
     parent TEXT,
-    chain TEXT
+    chain TEXT,
+    captured_at TEXT,
+    capture_url TEXT
 );
 CREATE INDEX IF NOT EXISTS articles_outlet ON articles(outlet);
 CREATE INDEX IF NOT EXISTS articles_story ON articles(story_id);
@@ -76,6 +80,10 @@ CREATE TABLE IF NOT EXISTS fingerprints (
     PRIMARY KEY (hash, article_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS fingerprints_article ON fingerprints(article_id);
+-- The store's generation: a random id made with the file, kept by every later open. state.db records the
+-- generation it indexed into, so a replaced or truncated store is noticed (pipelines/store_state_check.py).
+CREATE TABLE IF NOT EXISTS store_meta (key TEXT PRIMARY KEY, value TEXT);
+INSERT OR IGNORE INTO store_meta (key, value) VALUES ('generation', lower(hex(randomblob(16))));
 CREATE TABLE IF NOT EXISTS fingerprint_df (
     hash INTEGER PRIMARY KEY,
     n INTEGER NOT NULL
@@ -84,11 +92,46 @@ CREATE TABLE IF NOT EXISTS fingerprint_df (
 
 COLUMNS = (
     "url outlet domain title authors published language text description canonical_url links "
-    "fetched_at fetched_from text_hash story_id is_origin parent chain"
+    "fetched_at fetched_from text_hash story_id is_origin parent chain captured_at capture_url indexed_at"
 ).split()
+# Columns added to `articles` after its first release, added to older store files when they are opened.
+COLUMNS_ADDED = (("captured_at", "TEXT"), ("capture_url", "TEXT"), ("indexed_at", "TEXT"))
+# `indexed_at`: when this store last wrote the article (added, or its record changed), UTC ISO with microseconds,
+# for `indexed_since` (alerts). A store file older than the column takes each article's fetch time.
+INDEXED_AT_FORMAT = "%Y-%m-%dT%H:%M:%f000+00:00"
+
+SEARCH = "SELECT a.*, {score} AS score, 0 AS copies FROM {source} WHERE {where} ORDER BY score DESC, a.published DESC LIMIT ?"
+# One hit per story (an article without one is its own), counting the story's other matching copies. The
+# window runs over the matches' ids and scores only; whole rows are read for the `limit` hits shown.
+COLLAPSED_SEARCH = """
+WITH matches AS (
+    SELECT a.id, coalesce(a.story_id, a.url) AS story, {score} AS score, a.published AS published
+    FROM {source} WHERE {where}
+), ranked AS (
+    SELECT id, score, published, count(*) OVER stories - 1 AS copies,
+           row_number() OVER (stories ORDER BY score DESC, published DESC) AS place
+    FROM matches WINDOW stories AS (PARTITION BY story)
+)
+SELECT a.*, ranked.score AS score, ranked.copies AS copies FROM ranked JOIN articles a ON a.id = ranked.id
+WHERE ranked.place = 1 ORDER BY ranked.score DESC, ranked.published DESC LIMIT ?
+"""
 
 # SQLite binds at most 32766 variables; stay well below it and keep statements short.
 IN_CHUNK = 500
+
+
+def _storage_errors(write: Callable) -> Callable:
+    """A write that fails in SQLite (disk full, read-only file, I/O error) raises StoreError naming the file
+    and the cause: the run stops indexing and keeps the pages for the next run (pipelines/processing.py)."""
+
+    @wraps(write)
+    def checked(self: SqliteStore, *args, **kwargs):
+        try:
+            return write(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot write to the SQLite store: {exc}") from None
+
+    return checked
 
 
 class SqliteStore(Store):
@@ -96,21 +139,28 @@ class SqliteStore(Store):
 
     def __init__(self, path: Path | str) -> None:
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            self.db.row_factory = sqlite3.Row
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.executescript(SCHEMA)
-        except sqlite3.DatabaseError as exc:
+            self.db, self.read_only = connect(self.path, SCHEMA)
+            present = {r["name"] for r in self.db.execute("PRAGMA table_info(articles)")}
+            if not self.read_only:  # a read-only file is read as it is (search, stats, export on a backup)
+                for name, kind in COLUMNS_ADDED:
+                    if name not in present:
+                        self.db.execute(f"ALTER TABLE articles ADD COLUMN {name} {kind}")
+                if "indexed_at" not in present:
+                    self.db.execute(f"UPDATE articles SET indexed_at = strftime('{INDEXED_AT_FORMAT}', fetched_at)")
+                self.db.execute("CREATE INDEX IF NOT EXISTS articles_indexed ON articles(indexed_at)")
+        except (sqlite3.DatabaseError, OSError) as exc:
             raise StoreError(f"{self.path}: cannot open SQLite store: {exc}") from exc
 
     def close(self) -> None:
         self.db.close()
 
+    def generation(self) -> str:
+        row = self.db.execute("SELECT value FROM store_meta WHERE key = 'generation'").fetchone()
+        return row[0] if row else "none"
+
     # -- articles -------------------------------------------------------------------------------
+    @_storage_errors
     def upsert(self, articles: Iterable[Article]) -> UpsertResult:
         result = UpsertResult()
         with self._transaction():
@@ -169,6 +219,18 @@ class SqliteStore(Store):
             yield from (_from_row(r) for r in rows)
             last = rows[-1]["url"]
 
+    def indexed_since(self, since: datetime, batch_size: int = 500) -> Iterator[Article]:
+        last = ""
+        moment = _utc_iso(since)
+        while True:
+            rows = self.db.execute(
+                "SELECT * FROM articles WHERE indexed_at >= ? AND url > ? ORDER BY url LIMIT ?", (moment, last, batch_size)
+            ).fetchall()
+            if not rows:
+                return
+            yield from (_from_row(r) for r in rows)
+            last = rows[-1]["url"]
+
     def history(self, url: str) -> list[Article]:
         rows = self.db.execute(
             "SELECT record FROM article_versions WHERE url = ? ORDER BY rowid", (url,)
@@ -177,22 +239,18 @@ class SqliteStore(Store):
 
     def search(self, query: str, limit: int = 20, collapse_stories: bool = False) -> list[SearchHit]:
         match, where, params = to_sqlite(query)
-        sql = "SELECT a.*, {score} AS score FROM {source} WHERE {where} ORDER BY {order}"
         if match:
             source = "articles_fts JOIN articles a ON a.id = articles_fts.rowid"
-            conditions = ["articles_fts MATCH ?", *([where] if where else [])]
-            sql = sql.format(score="-bm25(articles_fts, 4.0, 1.0, 2.0)", source=source,
-                             where=" AND ".join(conditions), order="score DESC, a.published DESC")
-            params = [match, *params]
+            where = " AND ".join(["articles_fts MATCH ?", *([where] if where else [])])
+            score, params = "-bm25(articles_fts, 4.0, 1.0, 2.0)", [match, *params]
         else:
-            sql = sql.format(score="0.0", source="articles a", where=where or "1", order="a.published DESC")
-        if not collapse_stories:  # collapsing needs every match to count a story's other copies
-            sql, params = sql + " LIMIT ?", [*params, limit]
+            source, where, score = "articles a", where or "1", "0.0"
+        template = COLLAPSED_SEARCH if collapse_stories else SEARCH
         try:
-            rows = self.db.execute(sql, params).fetchall()
+            rows = self.db.execute(template.format(score=score, source=source, where=where), [*params, limit]).fetchall()
         except sqlite3.OperationalError as exc:
             raise StoreError(f"search failed for query {query!r}: {exc}") from exc
-        return _collapse([SearchHit(article=_from_row(r), score=r["score"]) for r in rows], limit, collapse_stories)
+        return [SearchHit(article=_from_row(r), score=r["score"], copies=r["copies"]) for r in rows]
 
     def stats(self) -> StoreStats:
         by_outlet = {r[0]: r[1] for r in self.db.execute("SELECT outlet, count(*) FROM articles GROUP BY outlet ORDER BY outlet")}
@@ -204,6 +262,7 @@ class SqliteStore(Store):
         return StoreStats(articles=sum(by_outlet.values()), by_outlet=by_outlet, stories=stories, last_fetched=last)
 
     # -- fingerprints -----------------------------------------------------------------------------
+    @_storage_errors
     def put_fingerprints(self, url: str, hashes: Sequence[int]) -> None:
         row = self.db.execute("SELECT id FROM articles WHERE url = ?", (url,)).fetchone()
         if row is None:
@@ -255,6 +314,7 @@ class SqliteStore(Store):
         return urls
 
     # -- chains -----------------------------------------------------------------------------------
+    @_storage_errors
     def set_chain(self, url: str, story_id: str | None, is_origin: bool, parent: str | None, chain: ChainInfo | None) -> None:
         self.db.execute(
             "UPDATE articles SET story_id = ?, is_origin = ?, parent = ?, chain = ? WHERE url = ?",
@@ -275,6 +335,14 @@ class SqliteStore(Store):
         return [(r[0], r[1]) for r in rows]
 
     # -- plumbing ---------------------------------------------------------------------------------
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        try:
+            with self._transaction():
+                yield
+        except sqlite3.Error as exc:  # the COMMIT itself (disk full)
+            raise StoreError(f"{self.path}: cannot write to the SQLite store: {exc}") from None
+
     def _transaction(self) -> _Transaction:
         return _Transaction(self.db)
 
@@ -322,7 +390,15 @@ def _to_row(article: Article) -> dict[str, object]:
         "is_origin": int(article.is_origin),
         "parent": article.parent,
         "chain": article.chain.model_dump_json() if article.chain else None,
+        "captured_at": article.captured_at.isoformat() if article.captured_at else None,
+        "capture_url": article.capture_url,
+        "indexed_at": _utc_iso(datetime.now(timezone.utc)),  # rows are only built to be written
     }
+
+
+def _utc_iso(moment: datetime) -> str:
+    """`indexed_at`'s format, so that its text order is time order."""
+    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
 
 
 def _from_row(row: sqlite3.Row) -> Article:
@@ -344,6 +420,8 @@ def _from_row(row: sqlite3.Row) -> Article:
         is_origin=bool(row["is_origin"]),
         parent=row["parent"],
         chain=ChainInfo.model_validate_json(row["chain"]) if row["chain"] else None,
+        captured_at=datetime.fromisoformat(row["captured_at"]) if row["captured_at"] else None,
+        capture_url=row["capture_url"],
     )
 
 

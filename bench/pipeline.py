@@ -1,0 +1,509 @@
+"""Whole-pipeline throughput, cycle cost on a large store, and read-command start-up, each beside a baseline.
+
+1. Import throughput. Input: the 181 real pages of ../shared/benchmarks/article-extraction, each at 10 URLs
+   (one outlet per round, so every page becomes a story of about ten copies); one document in five is a
+   copy of another page with a paragraph added. The 1,810 documents go through the whole pipeline
+   (`storytrail import`: archive, extract, fingerprint, link, store) with 1 and with 2 workers, and, in the
+   same run, through a bare `trafilatura.extract` loop (one process, trafilatura's defaults). Ratios are
+   throughput against throughput: by CPU time (all processes of a run) and by wall time.
+2. Cycle cost. A SQLite store of N generated articles (bench/linking.py's generator: real-text bigrams,
+   planted copies); then a cycle of 500 new articles (imported with their text, linked and stored) on it.
+   Per-article cost on the 100k store against the same on a 1k store, and the cycle's peak RSS.
+3. Start-up. `storytrail search`, `stats` and `story` on the 1k store against
+   `python -c "import scrapy, trafilatura"`; collapsed against uncollapsed search latency on the large store.
+
+Every measured run is its own process (its CPU time and peak RSS are its own, pool workers included).
+CPU is shared on the machines we measure on: compare the ratios of one run, not absolute times.
+
+    nice -n 10 .venv/bin/python bench/pipeline.py [--parts import,cycle,startup] [--sizes 1000,100000]
+        [--project /tmp/before]   # measure another checkout of the project with this same script
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import itertools
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BENCH_ROOT = Path(__file__).resolve().parents[1]
+BENCHMARK_DIR = BENCH_ROOT / ".." / "shared" / "benchmarks" / "article-extraction"
+ROUNDS = 10  # each page at this many URLs
+COPY_EVERY = 5  # one document in five is another page with a paragraph added
+CYCLE_ARTICLES = 500
+SEARCH_QUERY = "government"
+SEARCH_REPEAT = 30
+
+
+# -------------------------------------------------------------------------------------------- input
+def build_input(path: Path) -> int:
+    """The 1,810-document JSON Lines file; returns the number of documents."""
+    from lxml import html as lxml_html
+
+    truth = json.loads((BENCHMARK_DIR / "ground-truth.json").read_text(encoding="utf-8"))
+    keys = sorted(truth)
+    pages = {key: gzip.decompress((BENCHMARK_DIR / "html" / f"{key}.html.gz").read_bytes()).decode("utf-8", "replace")
+             for key in keys}
+    count = 0
+    with path.open("w", encoding="utf-8") as out:
+        for round_ in range(ROUNDS):
+            for i, key in enumerate(keys):
+                html = pages[key]
+                if (i + round_) % COPY_EVERY == 0:
+                    other = keys[(i + 1 + round_) % len(keys)]
+                    html = _with_paragraph(pages[other], round_, lxml_html)
+                url = f"https://www.outlet{round_}-news.com/{round_}/{key[:20]}.html"  # one site (outlet) per round
+                out.write(json.dumps({"url": url, "html": html}) + "\n")
+                count += 1
+    return count
+
+
+def _with_paragraph(page: str, round_: int, lxml_html) -> str:
+    """The page with an introduction paragraph of its republisher before its first long paragraph."""
+    tree = lxml_html.fromstring(page)
+    first = next((p for p in tree.iter("p") if len(p.text_content()) > 120), None)
+    intro = lxml_html.fromstring(
+        f"<p>Republished by outlet {round_} with a note of its own: the piece below is shared for our readers, "
+        f"who asked us to follow this story closely and to add the context that the original left out.</p>")
+    if first is None:
+        tree.find(".//body").insert(0, intro)
+    else:
+        first.addprevious(intro)
+    return lxml_html.tostring(tree, encoding="unicode")
+
+
+# -------------------------------------------------------------------------------------------- runs
+def measure(argv: list[str], env: dict | None = None) -> dict:
+    """Run a process to its end: its wall and CPU seconds (its pool workers included), peak RSS, JSON output."""
+    start = time.perf_counter()
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, **(env or {})})
+    stdout, stderr = process.communicate()
+    wall = time.perf_counter() - start
+    usage = _last_child_usage(process)
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} failed ({process.returncode}):\n{stderr[-3000:]}")
+    lines = [line for line in stdout.splitlines() if line.startswith("{")]
+    return {"wall": wall, **usage, "out": json.loads(lines[-1]) if lines else {}}
+
+
+_children_before = None
+
+
+def _last_child_usage(process: subprocess.Popen) -> dict:
+    """CPU seconds of the process just reaped (with its reaped descendants), from RUSAGE_CHILDREN deltas."""
+    import resource
+
+    global _children_before
+    now = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before = _children_before
+    _children_before = now
+    cpu = now.ru_utime + now.ru_stime - ((before.ru_utime + before.ru_stime) if before else 0.0)
+    return {"cpu": cpu}
+
+
+def run_bare(input_path: Path, project: Path) -> dict:
+    return measure([sys.executable, __file__, "--child", "bare", "--project", str(project), str(input_path)])
+
+
+def run_ours(input_path: Path, project: Path, workers: int, workdir: Path) -> dict:
+    data = workdir / f"data-{workers}"
+    shutil.rmtree(data, ignore_errors=True)
+    return measure([sys.executable, __file__, "--child", "import", "--project", str(project), "--workers", str(workers),
+                    "--data-dir", str(data), str(input_path)])
+
+
+def child_bare(input_path: Path) -> dict:
+    import trafilatura
+
+    chars = 0
+    for line in input_path.open(encoding="utf-8"):
+        document = json.loads(line)
+        chars += len(trafilatura.extract(document["html"], url=document["url"]) or "")
+    return {"chars": chars, "rss_mb": _rss_mb("self")}
+
+
+def child_import(input_path: Path, data_dir: Path, workers: int) -> dict:
+    """`storytrail import` in this process, with per-stage CPU seconds (workers' stages summed over them;
+    "writer, other": this process's CPU outside the stages: reading the input, archiving, handing pages over)."""
+    from pipelines.cli.common import open_pipeline, settings_from
+    from pipelines.logs import setup_logging
+
+    setup_logging(False)
+    overrides = {"process": {"workers": workers}} if _has_workers() else {}
+    settings = settings_from(data_dir, None, None, **overrides)
+    cpu = time.process_time()
+    with open_pipeline(settings) as pipeline:
+        timed = _timing_wrappers(pipeline) if not hasattr(pipeline.processor, "timings") else None
+        imported, rejected = _import(input_path, pipeline.processor, settings)
+        stages = dict(pipeline.processor.timings) if timed is None else timed
+        stats = pipeline.store.stats()
+    cpu = time.process_time() - cpu
+    in_writer = sum(v for k, v in stages.items() if workers == 1 or k in ("store", "link"))
+    stages["writer, other"] = max(0.0, cpu - in_writer)
+    return {"imported": imported, "rejected": rejected, "articles": stats.articles, "stories": stats.stories,
+            "stages": stages, "rss_mb": _rss_mb("self"), "workers_rss_mb": _rss_mb("children")}
+
+
+def _has_workers() -> bool:
+    from pipelines.settings import Settings
+
+    return "process" in Settings.model_fields
+
+
+def _timing_wrappers(pipeline) -> dict:
+    """Per-stage seconds for a checkout without `processor.timings` (the code before issue 11)."""
+    import pipelines.processing as processing
+
+    stages: dict[str, float] = {"extract": 0.0, "store": 0.0, "link": 0.0}
+
+    def timed(stage, function):
+        def wrapper(*args, **kwargs):
+            start = time.process_time()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                stages[stage] += time.process_time() - start
+        return wrapper
+
+    processing.extract_article = timed("extract", processing.extract_article)
+    pipeline.processor.store.upsert = timed("store", pipeline.processor.store.upsert)
+    pipeline.processor.linker.link = timed("link", pipeline.processor.linker.link)
+    return stages
+
+
+def _rss_mb(who: str) -> float:
+    import resource
+
+    kind = resource.RUSAGE_SELF if who == "self" else resource.RUSAGE_CHILDREN
+    return resource.getrusage(kind).ru_maxrss / 1024
+
+
+# -------------------------------------------------------------------------------------------- cycle
+OUTLETS = 60
+STORY_SHARE = 0.06  # of a store's articles, copies of an earlier article (another outlet, an intro added)
+CYCLE_COPY_EVERY = 5  # of a cycle's new articles, one in five copies an article already stored
+
+
+class TextMaker:
+    """Articles of real words drawn by their frequency in the benchmark's true texts: readable as text to
+    FTS and the fingerprint index, and, being drawn word by word, sharing no run of words by chance."""
+
+    def __init__(self, seed: int) -> None:
+        import random
+        from collections import Counter
+
+        truth = json.loads((BENCHMARK_DIR / "ground-truth.json").read_text(encoding="utf-8"))
+        counts = Counter(w.lower() for v in truth.values() for w in re.findall(r"[A-Za-z]+", v["articleBody"]))
+        self.words, self.cumulative = list(counts), list(itertools.accumulate(counts.values()))
+        self.rng = random.Random(seed)
+
+    def paragraph(self, n: int) -> str:
+        words = self.rng.choices(self.words, cum_weights=self.cumulative, k=n)
+        return " ".join(w + ("." if i % 18 == 17 else "") for i, w in enumerate(words)).capitalize() + "."
+
+    def article(self, i: int, outlet: int) -> dict:
+        body = [self.paragraph(self.rng.randint(40, 90)) for _ in range(self.rng.randint(4, 9))]
+        footer = footer_of(outlet)
+        return {"url": f"https://{site(outlet)}/news/{i}.html", "title": self.paragraph(8)[:80],
+                "text": "\n".join([*body, footer]), "published": f"2023-{1 + i % 12:02d}-{1 + i % 28:02d}T{i % 24:02d}:00:00+00:00"}
+
+    def copy_of(self, original: dict, i: int, outlet: int) -> dict:
+        lines = original["text"].split("\n")[:-1]  # the original's footer stays behind
+        footer = footer_of(outlet)
+        return {**original, "url": f"https://{site(outlet)}/copied/{i}.html",
+                "text": "\n".join([self.paragraph(40), *lines, footer])}
+
+
+def site(outlet: int) -> str:
+    return f"outlet{outlet}-news.com"  # a registered domain of its own: the outlet of a site not in config;
+    # URLs are written as the store keeps them (normalised: no www.)
+
+
+def footer_of(outlet: int) -> str:
+    return f"Copyright outlet {outlet} news service, all rights reserved; republish with a link back."
+
+
+def build_store(data_dir: Path, size: int, seed: int) -> list[dict]:
+    """A store of `size` generated articles, written straight into the store (upsert, fingerprints, chain
+    fields) rather than linked one by one: building 100k through the linker would take an hour. Returns the
+    stored articles a cycle may copy (the first 5,000 originals and 5% of the others)."""
+    from pipelines.chains import story_id_for
+    from pipelines.models import Article, ChainInfo
+    from pipelines.prepared_text import TextPreparer
+    from pipelines.settings import load_settings
+    from pipelines.stores.sqlite import SqliteStore
+    from crawlers.sources import load_sources
+
+    settings = load_settings(None, {"data_dir": data_dir})
+    preparer = TextPreparer(load_sources(settings.sources_file), settings.link)
+    maker = TextMaker(seed)
+    store = SqliteStore(data_dir / "storytrail.db")
+    store.db.execute("PRAGMA synchronous=OFF")  # a throwaway file: the build is not what is measured
+    kept: list[dict] = []
+    footers: dict[int, frozenset[int]] = {}
+    batch: list[tuple[Article, list[int]]] = []
+    for i in range(size):
+        outlet = i % OUTLETS
+        if kept and maker.rng.random() < STORY_SHARE:
+            original = maker.rng.choice(kept[-200:])
+            document = maker.copy_of(original, i, outlet)
+            story, origin = original["story_id"], original["url"]
+        else:
+            document = maker.article(i, outlet)
+            story, origin = story_id_for(document["url"]), None
+        article = Article(url=document["url"], outlet=site(outlet), domain=site(outlet),
+                          title=document["title"], text=document["text"], published=document["published"],
+                          story_id=story, is_origin=origin is None, parent=origin,
+                          chain=ChainInfo(kind="origin" if origin is None else "extended"))
+        lines = preparer.cleaner.line_hashes(article)
+        footer = footers.setdefault(outlet, preparer.cleaner.line_hashes(article.model_copy(update={"text": footer_of(outlet)})))
+        footer = footer if i >= 4 * OUTLETS else frozenset()  # learned once 3 other articles of the outlet have it
+        if origin is not None or (len(kept) < 5000) or maker.rng.random() < 0.05:
+            # the articles a cycle may copy, and every planted copy: their true fingerprints
+            prepared = preparer.prepare(article, (article.text_hash, article.outlet, footer)).fingerprints
+            if origin is None:
+                kept.append({**document, "story_id": story})
+        else:
+            # The others, which nothing will copy: as many random fingerprints as their text would have (0.15 a
+            # word, never shared by chance either), so that the index has its full size at a fifth of the cost.
+            prepared = {maker.rng.getrandbits(61) for _ in range(int(0.15 * document["text"].count(" ")))}
+        batch.append((article, sorted(set(prepared) | lines)))
+        if len(batch) == 1000 or i == size - 1:
+            with store.batch():
+                store.upsert([a for a, _ in batch])
+                for a, hashes in batch:
+                    store.put_fingerprints(a.url, hashes)
+            batch = []
+            if (i + 1) % 1000 == 0:
+                print(f"  store of {size}: {i + 1} articles", file=sys.stderr)
+    store.close()
+    return kept
+
+
+def cycle_input(path: Path, kept: list[dict], seed: int) -> None:
+    """CYCLE_ARTICLES new articles as `storytrail import` lines (text given), one in five a copy of a stored one."""
+    maker = TextMaker(seed + 1)
+    with path.open("w", encoding="utf-8") as out:
+        for i in range(CYCLE_ARTICLES):
+            j = 10_000_000 + i
+            outlet = maker.rng.randrange(OUTLETS)
+            document = maker.copy_of(maker.rng.choice(kept), j, outlet) if i % CYCLE_COPY_EVERY == 0 else maker.article(j, outlet)
+            out.write(json.dumps({k: document[k] for k in ("url", "title", "text", "published")}) + "\n")
+
+
+def child_cycle(input_path: Path, data_dir: Path) -> dict:
+    """One import cycle of CYCLE_ARTICLES articles on an existing store: CPU seconds of the cycle alone."""
+    from pipelines.cli.common import open_pipeline, settings_from
+    from pipelines.logs import setup_logging
+
+    setup_logging(False)
+    settings = settings_from(data_dir, None, None, **({"process": {"workers": 1}} if _has_workers() else {}))
+    with open_pipeline(settings) as pipeline:
+        timed = _timing_wrappers(pipeline) if not hasattr(pipeline.processor, "timings") else None
+        start, cpu = time.perf_counter(), time.process_time()
+        imported, _ = _import(input_path, pipeline.processor, settings)
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - start
+        stages = dict(pipeline.processor.timings) if timed is None else timed
+    return {"imported": imported, "cpu": cpu, "wall": wall, "stages": stages, "rss_mb": _rss_mb("self")}
+
+
+def _import(input_path: Path, processor, settings) -> tuple[int, int]:
+    from pipelines.importer import import_file
+
+    if hasattr(settings, "importer"):
+        return import_file(input_path, processor, settings.importer.max_document_bytes)
+    return import_file(input_path, processor)  # the code before the hardening of import
+
+
+def bench_cycle(projects: list[Path], sizes: list[int], workdir: Path, seed: int) -> dict:
+    """Per store size: build the store once (kept in `workdir` for later runs), then for each project a cycle
+    on a copy of it."""
+    results: dict = {}
+    for size in sizes:
+        built = workdir / f"store-{size}"
+        if not (built / "built").exists():
+            shutil.rmtree(built, ignore_errors=True)
+            started = time.perf_counter()
+            kept = build_store(built, size, seed)
+            cycle_input(built / "cycle.jsonl", kept, seed)
+            (built / "built").write_text(f"{time.perf_counter() - started:.0f} s\n")
+            print(f"store of {size} built in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+        for project in projects:
+            data = workdir / "cycle-data"
+            shutil.rmtree(data, ignore_errors=True)
+            data.mkdir()
+            shutil.copy(built / "storytrail.db", data / "storytrail.db")
+            run = measure([sys.executable, __file__, "--child", "cycle", "--project", str(project), "--data-dir",
+                           str(data), str(built / "cycle.jsonl")])
+            run["search"] = measure([sys.executable, __file__, "--child", "search", "--project", str(project),
+                                     str(data / "storytrail.db")])["out"]
+            results.setdefault(str(project), {})[size] = run
+            shutil.rmtree(data, ignore_errors=True)
+    return results
+
+
+def search_latency(db: Path) -> dict:
+    """Median and p95 milliseconds of a search for a word in about one article in five, collapsed or not."""
+    from pipelines.stores.sqlite import SqliteStore
+
+    found = {}
+    with SqliteStore(db) as store:
+        for collapse in (False, True):
+            times = []
+            for _ in range(SEARCH_REPEAT):
+                start = time.perf_counter()
+                hits = store.search(SEARCH_QUERY, limit=20, collapse_stories=collapse)
+                times.append((time.perf_counter() - start) * 1000)
+            times.sort()
+            found["collapsed" if collapse else "uncollapsed"] = {
+                "median_ms": statistics.median(times), "p95_ms": times[int(0.95 * (len(times) - 1))], "hits": len(hits)}
+        found["matches"] = store.db.execute("SELECT count(*) FROM articles_fts WHERE articles_fts MATCH ?",
+                                            (SEARCH_QUERY,)).fetchone()[0]
+    return found
+
+
+def print_cycle(all_results: dict) -> None:
+    for project, results in all_results.items():
+        print(f"\n## A cycle of {CYCLE_ARTICLES} new articles (1 in {CYCLE_COPY_EVERY} a copy) on a store of N articles ({project})")
+        _print_cycle(results)
+
+
+def _print_cycle(results: dict) -> None:
+    print("| store | ms per article (CPU) | ms per article (wall) | peak RSS MB | stages, s | search ms uncollapsed / collapsed "
+          "(median, p95) | matches |")
+    print("|---|---|---|---|---|---|---|")
+    for size, run in results.items():
+        out, search = run["out"], run["search"]
+        stages = ", ".join(f"{k} {v:.1f}" for k, v in out["stages"].items())
+        un, co = search["uncollapsed"], search["collapsed"]
+        print(f"| {int(size):,} | {1000 * out['cpu'] / out['imported']:.1f} | {1000 * out['wall'] / out['imported']:.1f} | "
+              f"{out['rss_mb']:.0f} | {stages} | {un['median_ms']:.1f}, {un['p95_ms']:.1f} / {co['median_ms']:.1f}, "
+              f"{co['p95_ms']:.1f} | {search['matches']:,} |")
+    sizes = sorted(results, key=int)
+    if len(sizes) > 1:
+        small, large = results[sizes[0]]["out"], results[sizes[-1]]["out"]
+        ratio = (large["cpu"] / large["imported"]) / (small["cpu"] / small["imported"])
+        co, un = results[sizes[-1]]["search"]["collapsed"], results[sizes[-1]]["search"]["uncollapsed"]
+        print(f"- per-article cost at {int(sizes[-1]):,} / at {int(sizes[0]):,}: {ratio:.2f}x; collapsed / uncollapsed "
+              f"search at {int(sizes[-1]):,}: {co['median_ms'] / un['median_ms']:.2f}x (median)")
+
+
+# -------------------------------------------------------------------------------------------- start-up
+def bench_startup(project: Path, data_dir: Path, story_url: str) -> dict:
+    """CPU seconds (user + system) to run each command, median of 5, interleaved with the baseline."""
+    commands = {
+        "python -c 'import scrapy, trafilatura'": [sys.executable, "-c", "import scrapy, trafilatura"],
+        "storytrail search": [sys.executable, "-m", "pipelines.cli", "search", SEARCH_QUERY, "--data-dir", str(data_dir)],
+        "storytrail stats": [sys.executable, "-m", "pipelines.cli", "stats", "--data-dir", str(data_dir)],
+        "storytrail story": [sys.executable, "-m", "pipelines.cli", "story", story_url, "--data-dir", str(data_dir)],
+    }
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
+    for _ in range(5):
+        for name, argv in commands.items():
+            run = measure(argv)
+            runs[name].append((run["cpu"], run["wall"]))
+    return {name: {"cpu": statistics.median(c for c, _ in r), "wall": statistics.median(w for _, w in r)}
+            for name, r in runs.items()}
+
+
+def print_startup(results: dict) -> None:
+    base = results["python -c 'import scrapy, trafilatura'"]
+    print("\n## Start-up (median of 5 runs, on the 1k store)")
+    print("| command | CPU s | wall s | ratio to `import scrapy, trafilatura`, CPU | ratio, wall |")
+    print("|---|---|---|---|---|")
+    for name, run in results.items():
+        print(f"| {name} | {run['cpu']:.2f} | {run['wall']:.2f} | {run['cpu'] / base['cpu']:.2f} | {run['wall'] / base['wall']:.2f} |")
+
+
+# -------------------------------------------------------------------------------------------- report
+def bench_import(project: Path, workers_list: list[int], workdir: Path) -> dict:
+    input_path = workdir / "input.jsonl"
+    documents = build_input(input_path)
+    print(f"input: {documents} documents ({input_path.stat().st_size / 1e6:.0f} MB)", file=sys.stderr)
+    results = {"documents": documents, "bare": run_bare(input_path, project)}
+    for workers in workers_list:
+        results[f"ours-{workers}"] = run_ours(input_path, project, workers, workdir)
+    return results
+
+
+def print_import(results: dict) -> None:
+    n = results["documents"]
+    bare = results["bare"]
+    print(f"\n## Import: {n} documents (181 real pages x {ROUNDS} URLs, 1 in {COPY_EVERY} a copy with a paragraph added)")
+    print("| run | docs/s (wall) | CPU s | ratio to bare, CPU | ratio to bare, wall | peak RSS MB (writer / worker) |")
+    print("|---|---|---|---|---|---|")
+    print(f"| bare trafilatura.extract | {n / bare['wall']:.1f} | {bare['cpu']:.1f} | 1.00 | 1.00 | {bare['out']['rss_mb']:.0f} |")
+    for key, run in results.items():
+        if not key.startswith("ours-"):
+            continue
+        out = run["out"]
+        print(f"| storytrail import, {key[5:]} worker(s) | {n / run['wall']:.1f} | {run['cpu']:.1f} | "
+              f"{bare['cpu'] / run['cpu']:.2f} | {bare['wall'] / run['wall']:.2f} | "
+              f"{out['rss_mb']:.0f} / {out['workers_rss_mb']:.0f} |")
+    for key, run in results.items():
+        if key.startswith("ours-"):
+            out = run["out"]
+            stages = ", ".join(f"{k} {v:.1f}" for k, v in out["stages"].items())
+            print(f"- {key}: {out['imported']} imported, {out['articles']} articles in {out['stories']} stories; "
+                  f"seconds per stage: {stages}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--parts", default="import,cycle,startup")
+    parser.add_argument("--workers", default="1,2")
+    parser.add_argument("--project", type=Path, default=BENCH_ROOT, help="The checkout to measure.")
+    parser.add_argument("--sizes", default="1000,100000", help="Store sizes for the cycle part.")
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--before", type=Path, action="append", default=[],
+                        help="Another checkout whose cycle runs on the same stores (the code before a change).")
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--data-dir", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("input", nargs="?", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(args.project.resolve()))
+    os.chdir(args.project)
+    if args.child:
+        result = {"bare": lambda: child_bare(args.input),
+                  "import": lambda: child_import(args.input, args.data_dir, int(args.workers)),
+                  "cycle": lambda: child_cycle(args.input, args.data_dir),
+                  "search": lambda: search_latency(args.input)}[args.child]()
+        print(json.dumps(result))
+        return 0
+    parts = args.parts.split(",")
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="storytrail-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    report: dict = {"project": str(args.project)}
+    if "import" in parts:
+        report["import"] = bench_import(args.project, [int(w) for w in args.workers.split(",")], workdir)
+        print_import(report["import"])
+    if "cycle" in parts:
+        sizes = [int(n) for n in args.sizes.split(",")]
+        report["cycle"] = bench_cycle([args.project, *args.before], sizes, workdir, args.seed)
+        print_cycle(report["cycle"])
+    if "startup" in parts:
+        small = workdir / f"store-{min(int(n) for n in args.sizes.split(','))}"
+        if not (small / "built").exists():
+            bench_cycle([], [min(int(n) for n in args.sizes.split(","))], workdir, args.seed)
+        story_url = f"https://{site(1)}/news/1.html"
+        report["startup"] = bench_startup(args.project, small, story_url)
+        print_startup(report["startup"])
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,166 @@
+"""What every command shares: the Typer app, the common options, settings, and friendly errors.
+
+Every command takes `--data-dir` (default ./data, or STORYTRAIL_DATA_DIR); commands that print results take
+`--json`. Nothing here imports the crawl stack: `open_pipeline` imports it only when a command needs it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from enum import IntEnum
+from functools import wraps
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from crawlers.config_files import ConfigError
+from crawlers.state import StateError
+from pipelines.logs import console, use_log_settings
+from pipelines.query import QueryError
+from pipelines.run_lock import DataDirLocked
+from pipelines.settings import Settings, load_settings
+from pipelines.stores.base import StoreError
+from pipelines.stores.credentials import mask_secrets
+
+if TYPE_CHECKING:
+    from pipelines.cycle import Pipeline
+    from pipelines.stores.base import Store
+
+class ExitCode(IntEnum):
+    """What `storytrail` exits with; the README and `storytrail --help` list the same."""
+
+    OK = 0  # everything asked for was done
+    FAILED = 1  # the run failed: store down, storage error, nothing indexed
+    BAD_INPUT = 2  # a wrong argument, query, setting or file: one line says what and where
+    SOURCES_FAILED = 3  # some sources failed; what the others had was gathered
+    LOCKED = 75  # another storytrail process holds this data dir (EX_TEMPFAIL: cron may simply retry)
+
+
+# Results go to standard output, logs and progress to standard error; piped output is not cut at 80 columns.
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 all fine; 1 the run failed (store down, storage error); 2 bad input (an argument, query, "
+    "setting or file: one line says what and where); 3 some sources failed, what the others had was gathered; "
+    "75 another storytrail process holds the data dir (the message names it)."
+)
+
+app = typer.Typer(help="Follow how news stories are republished across sites.", epilog=EXIT_CODES_HELP,
+                  no_args_is_help=True, add_completion=False)
+
+# --log-format / --log-file come before the command and apply to whichever command runs.
+_log_overrides: dict[str, Any] = {}
+
+
+@app.callback()
+def global_options(
+    log_format: Annotated[str | None, typer.Option("--log-format", help="text (default) or json: one JSON object per line.", envvar="STORYTRAIL_LOG__FORMAT")] = None,
+    log_file: Annotated[Path | None, typer.Option("--log-file", help="Also log to this file, rotated (log.rotation_mb, log.retention_files).", envvar="STORYTRAIL_LOG__FILE")] = None,
+) -> None:
+    """Follow how news stories are republished across sites."""
+    _log_overrides.clear()
+    _log_overrides.update({k: v for k, v in (("format", log_format), ("file", log_file)) if v is not None})
+
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Where storytrail keeps its data [default: ./data].", envvar="STORYTRAIL_DATA_DIR")]
+StoreUrl = Annotated[str | None, typer.Option("--store", help="sqlite:///path.db or https://host:9200 [default: SQLite in the data dir].", envvar="STORYTRAIL_STORE")]
+ConfigFile = Annotated[Path | None, typer.Option("--config", help="A TOML settings file.")]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log detail, and Scrapy's own lines.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+Workers = Annotated[int | None, typer.Option("--workers", min=0, help="Processes that extract pages (process.workers; 0: one per core, 1: no worker processes).")]
+
+
+def friendly_errors(command: Callable) -> Callable:
+    """Turn expected failures into one clear line, with credentials masked: exit 2 for bad input (an argument,
+    a setting, a file, an unusable path), 1 for a storage fault (a corrupted or full database), 75 when another
+    process holds the data dir. With --verbose the exception is raised on, traceback and all."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (ConfigError, StoreError, QueryError) as exc:
+            if kwargs.get("verbose"):  # --verbose keeps the traceback
+                raise
+            console.print(f"[bold red]error:[/] {escape(mask_secrets(str(exc)))}", markup=True, highlight=False)
+            raise typer.Exit(ExitCode.BAD_INPUT) from None
+        except (StateError, sqlite3.DatabaseError, OSError) as exc:  # storage faults, unusable paths and files
+            if kwargs.get("verbose"):
+                raise
+            console.print(f"[bold red]error:[/] {escape(mask_secrets(describe_fault(exc)))}", markup=True, highlight=False)
+            raise typer.Exit(ExitCode.BAD_INPUT if isinstance(exc, BAD_PATH_ERRORS) else ExitCode.FAILED) from None
+        except DataDirLocked as exc:
+            console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+            raise typer.Exit(ExitCode.LOCKED) from None
+
+    return wrapper
+
+
+# A path that cannot be used as given (a data dir under a file, a file where a directory must be): bad input.
+BAD_PATH_ERRORS = (NotADirectoryError, IsADirectoryError, FileExistsError, FileNotFoundError, PermissionError)
+
+
+def describe_fault(exc: BaseException) -> str:
+    """One line for a storage fault or an unusable path, naming the file."""
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"{exc.strerror}{where}"
+    if isinstance(exc, sqlite3.DatabaseError):
+        return f"database error: {exc}"
+    return str(exc)
+
+
+def settings_from(data_dir: Path | None, store: str | None, config: Path | None, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {"data_dir": data_dir, **overrides}
+    if store:
+        values["store"] = {"url": store}
+    if _log_overrides:
+        values["log"] = dict(_log_overrides)
+    settings = load_settings(config, values)
+    use_log_settings(settings.log)
+    return settings
+
+
+@contextmanager
+def open_pipeline(settings: Settings, require_store: bool = True) -> Iterator[Pipeline]:
+    """The crawl stack (Scrapy, extraction, linking), built from the settings: for commands that gather."""
+    from pipelines.cycle import Pipeline
+
+    pipeline = Pipeline.from_settings(settings, require_store)
+    try:
+        yield pipeline
+    finally:
+        pipeline.close()
+
+
+def worker_settings(workers: int | None) -> dict | None:
+    """`--workers` as the `process` settings override for `settings_from` (None: the settings decide)."""
+    return None if workers is None else {"workers": workers}
+
+
+@contextmanager
+def read_store(settings: Settings) -> Iterator[Store]:
+    """The store alone, for commands that only read: no crawl state, no crawl stack. A SQLite file that does
+    not exist yet is an error, not a new empty store."""
+    from pipelines.stores.factory import open_store
+
+    url = settings.store_url
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:" and not Path(url[len("sqlite:///"):]).exists():
+        console.print(f"[bold red]error:[/] no store at {url[len('sqlite:///'):]}: gather first "
+                      "(`storytrail demo` or `storytrail run`), or name one with --data-dir or --store")
+        raise typer.Exit(ExitCode.BAD_INPUT)
+    store = open_store(url, settings=settings.store)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n")
