@@ -156,6 +156,16 @@ def dated_before(x: Article, y: Article) -> bool | None:
     return None
 
 
+def lag_seconds(copy: Article, origin: Article) -> float | None:
+    """Seconds from the origin's publication to the copy's; None when either is undated. Where a day-only date
+    makes the two intervals overlap, the dates cannot order them, so the lag is never below 0: a republisher
+    that prints only "June 11" is not 9 h earlier than an origin timed 09:30 that day."""
+    if copy.published is None or origin.published is None:
+        return None
+    lag = (copy.published - origin.published).total_seconds()
+    return max(lag, 0.0) if dated_before(origin, copy) is None else lag
+
+
 def choose_origin(members: list[Member], align: AlignFn) -> Member:
     """The member no other one credits first, then the earliest, then the more complete."""
     graph = _credit_graph(members)
@@ -225,7 +235,7 @@ def _place_copy(
     coverage = round(to_origin.containment_a, 4)
     added = round(1.0 - to_origin.containment_b, 4)
     article, first = member.article, origin.article
-    lag = (article.published - first.published).total_seconds() if article.published and first.published else None
+    lag = lag_seconds(article, first)
     text_strength = min(1.0, max(to_origin.coverage_of_smaller, align(parent.article, article).coverage_of_smaller))
     confidence = (0.55 + 0.35 * text_strength + 0.1 * credited
                   - 0.2 * (lag is None) - 0.05 * (not article.title))

@@ -156,3 +156,17 @@ def test_a_credited_origin_is_sure_and_an_origin_chosen_on_weak_ground_says_so()
     assert sure.confidence > weak.confidence
     dated = placements([origin, member("https://example.com/d", "example.com", ORIGINAL, DAY + timedelta(hours=2))])
     assert dated[origin.url].chain.basis == "dated"
+
+
+def test_a_day_only_copy_is_never_given_a_negative_lag_but_a_timed_conflict_is():
+    from pipelines.chains import lag_seconds
+
+    origin = Article(url="https://o.example/a", outlet="o", domain="o.example", title="t", text="x",
+                     published=datetime(2024, 6, 11, 9, 30, tzinfo=timezone.utc))
+    day_only = origin.model_copy(update={"url": "https://c.example/a", "published": datetime(2024, 6, 11, tzinfo=timezone.utc)})
+    next_day = day_only.model_copy(update={"published": datetime(2024, 6, 12, tzinfo=timezone.utc)})
+    timed_earlier = day_only.model_copy(update={"published": datetime(2024, 6, 11, 8, 0, tzinfo=timezone.utc)})
+    assert lag_seconds(day_only, origin) == 0.0
+    assert lag_seconds(next_day, origin) == 14.5 * 3600
+    assert lag_seconds(timed_earlier, origin) == -1.5 * 3600  # two timed dates that disagree with the chain: shown
+    assert lag_seconds(origin.model_copy(update={"published": None}), origin) is None
