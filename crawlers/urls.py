@@ -40,10 +40,6 @@ def _domain_extractor():
     return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
 
-class UnsafeURL(ValueError):
-    """A URL storytrail must not fetch; the message says why."""
-
-
 def unwrap_web_archive(url: str) -> str:
     """The original URL inside a web-archive capture URL, or `url` unchanged."""
     match = WEB_ARCHIVE.match(url.strip())

@@ -7,12 +7,13 @@ create; `stats` reads an existing state.db read-only. What only one command need
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from pipelines.cli.common import (AsJson, ConfigFile, DataDir, StoreUrl, app, friendly_errors, out, print_json,
+from pipelines.cli.common import (AsJson, ConfigFile, DataDir, ExitCode, StoreUrl, app, friendly_errors, out, print_json,
                                   read_store, settings_from)
 from pipelines.logs import console, setup_logging
 
@@ -116,17 +117,17 @@ def story(url: Annotated[str, typer.Argument(help="Any copy's URL, or a story id
 
     setup_logging(False)
     settings = settings_from(data_dir, store, config)
+    sources = cache(lambda: load_sources(settings.sources_file))  # read once, and only when needed
     with read_store(settings) as opened:
         try:
-            key = _story_key(opened, lambda: load_sources(settings.sources_file), url)
+            key = _story_key(opened, sources, url)
             if as_json:
-                sources = load_sources(settings.sources_file) if passages else None
-                print_json(story_json(opened, key, sources, settings.link))
+                print_json(story_json(opened, key, sources() if passages else None, settings.link))
             else:
                 out.print(story_tree(opened, key))
         except StoryNotFound as exc:
             console.print(f"[bold red]error:[/] {exc}")
-            raise typer.Exit(2) from None
+            raise typer.Exit(ExitCode.BAD_INPUT) from None
 
 
 def _story_key(store: Store, sources: Callable[[], SourceRegistry], given: str) -> str:
