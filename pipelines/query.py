@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import InvalidOperation
 from datetime import datetime, timedelta, timezone
 
 from luqum import tree as lq
@@ -123,6 +124,8 @@ def parse(query: str) -> Node:
         tree = luqum_parse(stripped)
     except ParseError as exc:
         raise QueryError(query, offset + _error_position(str(exc), len(stripped)), _error_reason(str(exc))) from exc
+    except InvalidOperation as exc:  # luqum reads a boost with Decimal: "word^." fails there, not in its grammar
+        raise QueryError(query, offset + max(stripped.find("^"), 0), "a boost (^) takes a number, e.g. word^2") from exc
     return _Builder(query, offset).build(tree, None)
 
 

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipelines.models import Article
-from pipelines.query import QueryError, to_es, to_sqlite
+from pipelines.query import QueryError, parse, to_es, to_sqlite
 from pipelines.stores.factory import open_store
 
 SAVED_SEARCH = '"air strike" AND outlet:sputnik NOT title:ukraine'
@@ -210,3 +210,10 @@ def test_random_queries_run_on_both_stores_or_raise_query_error(both_stores, tex
             store.search(text)
         except QueryError:
             pass
+
+
+def test_a_boost_without_a_number_is_a_query_error_at_the_caret():
+    # found by the fuzz above: luqum parses "0^." and then fails converting "." to a Decimal
+    with pytest.raises(QueryError) as error:
+        parse("aleppo 0^.")
+    assert error.value.position == 8 and "boost" in str(error.value)
