@@ -348,7 +348,9 @@ def test_story_json_tree_and_export_rows(linked):
 def replay_articles() -> tuple[dict, dict[str, Article]]:
     """The truth and each corpus page as production sees it: rendered, then read by the real extractor."""
     from crawlers.extraction import extract_article
-    from crawlers.replay.corpus import build_truth, load_corpus, render_web
+    from crawlers.replay.corpus import load_corpus
+    from crawlers.replay.render import render_web
+    from crawlers.replay.truth import build_truth
     from crawlers.urls import host_of, normalize_url, registered_domain
 
     corpus = load_corpus()

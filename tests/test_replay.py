@@ -18,8 +18,9 @@ import lxml.html
 import pytest
 
 from crawlers.fetching import UNKNOWN_HOST_HEADER
-from crawlers.replay.corpus import TRUTH_FILE_NAME, load_corpus, truth_json
+from crawlers.replay.corpus import TRUTH_FILE_NAME, load_corpus
 from crawlers.replay.server import ReplayWeb
+from crawlers.replay.truth import truth_json
 from crawlers.sources import load_sources
 
 ORIGIN_OUTLETS = ("wsws", "sputnik", "globalresearch", "thecradle", "antimedia")

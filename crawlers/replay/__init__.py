@@ -1,5 +1,9 @@
 """The replay web: the outlets' pages, feeds and sitemaps served locally, with a truth file, for tests and
-the demo (no machine here reaches the internet). See server.py for the URL mapping and corpus.py for the data."""
+the demo (no machine here reaches the internet).
+
+corpus.py reads the outlets' data (articles.py is its model), render.py renders it into pages, feeds and
+sitemaps, web.py answers for them by URL (wayback.py for the archive's captures), truth.py says what the
+pipeline should find, and server.py serves it all over HTTP."""
 
 
 def __getattr__(name: str):

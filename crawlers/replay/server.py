@@ -46,7 +46,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from crawlers.fetching import UNKNOWN_HOST_HEADER
-from crawlers.replay.corpus import Page, Web, load_corpus, render_web
+from crawlers.replay.corpus import load_corpus
+from crawlers.replay.render import render_web
+from crawlers.replay.web import Page, Web
 
 BAD_HOST = "www.badnews.example"
 SLOW_PAGE_S = 30.0

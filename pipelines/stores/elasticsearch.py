@@ -21,49 +21,38 @@ Behaves like SqliteStore (the contract suite in tests/test_store_contract.py run
 - Results are collapsed to one hit per story with the server's `collapse` on `story_key` (story_id, else
   url), counting the other copies with inner_hits; a server without collapse gets the SQLite store's
   client-side collapse over a larger page.
+
+The pieces: es_client.py (the client and its errors in plain words), es_index.py (the index's lifecycle),
+es_mapping.py (index layout, Article <-> document), es_queries.py (read requests), es_writes.py (bulk
+upserts); this module is the Store that puts them together.
 """
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime, timezone
+from datetime import datetime
 from itertools import islice
 from typing import Any
 
-from elasticsearch import (
-    ApiError,
-    AuthenticationException,
-    AuthorizationException,
-    ConflictError,
-    ConnectionError,
-    ConnectionTimeout,
-    NotFoundError,
-    TransportError,
-)
-from elasticsearch.helpers import streaming_bulk
+from elasticsearch import ConflictError, NotFoundError
 from loguru import logger
 
 from pipelines.models import Article, ChainInfo, SearchHit, StoreStats, UpsertResult
-from pipelines.query import to_es
 from pipelines.settings import StoreSettings
 from pipelines.stores import es_mapping as m
+from pipelines.stores import es_queries as q
 from pipelines.stores.base import Store, StoreError
 from pipelines.stores.collapse import collapse_hits
 from pipelines.stores.credentials import EsAuth, redact_url
 from pipelines.stores.errors import PartialWriteError, StoreUnreachable
-from pipelines.stores.es_client import error_reason, make_client, short_cause, translate_errors
+from pipelines.stores.es_client import make_client, translate_errors
+from pipelines.stores.es_index import IndexAdmin
+from pipelines.stores.es_writes import bulk_write, conflict_backoff, plan_upserts
 
-SUPPORTED_MAJOR = 9
 PAGE = 1000  # hits per page when reading many documents (search_after)
 MGET_CHUNK = 500
 TERMS_CHUNK = 10_000  # fingerprints per terms query/aggregation; well under ES's 65,536 limit
-COLLAPSE_FETCH = 10  # without server collapse, fetch this many times `limit` hits to collapse here
-MAX_WINDOW = 10_000  # index.max_result_window: the most hits one search returns
-DEFAULT_SORT = [{"_score": "desc"}, {"published": {"order": "desc", "missing": "_last"}}]
-SOURCE_EXCLUDES = [m.FINGERPRINTS]
 
 
 class ElasticsearchStore(Store):
@@ -78,9 +67,10 @@ class ElasticsearchStore(Store):
         self.client = make_client(url, self.settings, auth or EsAuth(), compat_headers)
         self._dirty = False  # written since the last refresh: refresh before the next search
         self._server_collapse: bool | None = None  # learnt on the first collapsed search
+        self.indices = IndexAdmin(self.client, self.names, self.settings, self.where)
         try:
-            self._check_server(strict_version=compat_headers)
-            self.ensure_index()
+            self.indices.check_server(strict_version=compat_headers)
+            self.indices.ensure_index()
         except BaseException:
             self.client.close()
             raise
@@ -88,100 +78,18 @@ class ElasticsearchStore(Store):
     def close(self) -> None:
         self.client.close()
 
-    # -- index lifecycle ----------------------------------------------------------------------------
-    def _check_server(self, strict_version: bool) -> None:
-        with self._calls("connect"):
-            try:
-                info = self.client.info()
-            except (ApiError, TransportError) as exc:
-                if isinstance(exc, (AuthenticationException, AuthorizationException, ConnectionError, ConnectionTimeout)):
-                    raise
-                detail = f"GET / answered {exc.status_code}" if isinstance(exc, ApiError) else short_cause(exc)
-                raise StoreError(f"{self.where} does not answer like Elasticsearch ({detail})") from exc
-        number = str(info.get("version", {}).get("number", "?"))
-        if strict_version and not number.startswith(f"{SUPPORTED_MAJOR}."):
-            raise StoreError(f"Elasticsearch at {self.where} is version {number}; storytrail needs {SUPPORTED_MAJOR}.x")
-
+    # -- index lifecycle (es_index.py) --------------------------------------------------------------
     def ensure_index(self) -> str:
-        """Create the template, the articles index behind its alias and the versions index when missing;
-        return the index the alias points at. Safe to run at every start and from two processes at once."""
-        with self._calls("create the index"):
-            self.client.indices.put_index_template(
-                name=self.names.template,
-                index_patterns=[self.names.pattern],
-                priority=100,
-                template={
-                    "settings": m.index_settings(self.settings.shards, self.settings.replicas),
-                    "mappings": m.ARTICLE_MAPPINGS,
-                },
-                meta={"mapping_version": m.MAPPING_VERSION, "created_by": "storytrail"},
-            )
-            if self.client.indices.exists_alias(name=self.names.alias):  # made by an earlier storytrail, maybe
-                added = {name: m.ARTICLE_MAPPINGS["properties"][name] for name in m.ADDED_FIELDS}
-                self.client.indices.put_mapping(index=self.names.alias, properties=added)
-            else:
-                index = self.names.index(m.MAPPING_VERSION)
-                if self.client.indices.exists(index=index):
-                    self.client.indices.put_alias(index=index, name=self.names.alias)
-                else:
-                    self._create(index, aliases={self.names.alias: {}})
-                self.log.info("created index {} behind alias {}", index, self.names.alias)
-            if not self.client.indices.exists(index=self.names.versions):
-                self._create(
-                    self.names.versions,
-                    settings=m.index_settings(self.settings.shards, self.settings.replicas),
-                    mappings=m.VERSION_MAPPINGS,
-                )
-        current = self.current_index()
-        version = self.names.version_of(current)
-        if version is not None and version < m.MAPPING_VERSION:
-            self.log.warning("index {} has mapping v{}, this storytrail writes v{}: reindex_to({}) migrates it",
-                             current, version, m.MAPPING_VERSION, m.MAPPING_VERSION)
-        return current
-
-    def _create(self, index: str, **body: Any) -> None:
-        try:
-            self.client.indices.create(index=index, **body)
-        except ApiError as exc:  # another process created it first
-            if "resource_already_exists" not in str(exc.message) + str(exc.body):
-                raise
+        return self.indices.ensure_index()
 
     def generation(self) -> str:
-        """The UUID Elasticsearch gave the index behind the alias: a re-created (or reindexed) index has a new one."""
-        index = self.current_index()
-        with self._calls("read the index settings"):
-            found = self.client.indices.get_settings(index=index, name="index.uuid")
-        return f"{index}/{found.body[index]['settings']['index']['uuid']}"
+        return self.indices.generation()
 
     def current_index(self) -> str:
-        with self._calls("read the alias"):
-            found = self.client.indices.get_alias(name=self.names.alias)
-        return max(found.body, key=lambda index: (self.names.version_of(index) or 0, index))
+        return self.indices.current_index()
 
     def reindex_to(self, version: int, delete_old: bool = False) -> str:
-        """Copy the articles into `<prefix>-articles-v<version>` (built from the current template) and move
-        the alias there in one atomic step. Stop writers first: writes during the copy stay in the old index."""
-        old = self.current_index()
-        new = self.names.index(version)
-        if old == new:
-            return new
-        with self._calls(f"reindex {old} into {new}"):
-            self._create(new)
-            answer = self.client.options(request_timeout=None).reindex(
-                source={"index": old}, dest={"index": new}, wait_for_completion=True, refresh=True
-            )
-            if answer.get("failures"):
-                raise StoreError(f"reindex {old} -> {new} failed for {len(answer['failures'])} documents: "
-                                 f"{error_reason(answer['failures'][0])}; alias left on {old}")
-            self.client.indices.update_aliases(actions=[
-                {"remove": {"index": old, "alias": self.names.alias}},
-                {"add": {"index": new, "alias": self.names.alias}},
-            ])
-            if delete_old:
-                self.client.indices.delete(index=old)
-        self.log.info("reindexed {} documents from {} into {}; alias {} now on {}",
-                      answer.get("total", 0), old, new, self.names.alias, new)
-        return new
+        return self.indices.reindex_to(version, delete_old)
 
     # -- articles -----------------------------------------------------------------------------------
     def upsert(self, articles: Iterable[Article]) -> UpsertResult:
@@ -208,9 +116,9 @@ class ElasticsearchStore(Store):
         """Plan every article against what is stored, archive replaced texts, then write; redo on 409."""
         pending = chunk
         for attempt in range(self.settings.conflict_retries):
-            _backoff(attempt)
+            conflict_backoff(attempt)
             stored = self._mget_raw([a.url for a in pending])
-            plans = _plan(pending, stored)
+            plans = plan_upserts(pending, stored)
             version_ops = [
                 {"_op_type": "index", "_index": self.names.versions, "_id": m.version_id(p.url, doc["n"]), "_source": doc}
                 for p in plans.values() for doc in p.versions
@@ -235,20 +143,7 @@ class ElasticsearchStore(Store):
             failed[article.url] = f"changed by other writers {self.settings.conflict_retries} times in a row (409)"
 
     def _bulk(self, actions: list[dict]) -> dict[str, str]:
-        """Run the actions; {url: reason} for each one that failed ("409 ..." for a version conflict)."""
-        if not actions:
-            return {}
-        urls = {a["_id"]: a["_source"]["url"] for a in actions}
-        errors: dict[str, str] = {}
-        with self._calls("index articles"):
-            for ok, item in streaming_bulk(
-                self.client, actions, chunk_size=len(actions), max_retries=self.settings.bulk_retries,
-                initial_backoff=1, max_backoff=30, raise_on_error=False, raise_on_exception=False,
-            ):
-                if not ok:
-                    info = next(iter(item.values()))
-                    errors[urls.get(info.get("_id"), info.get("_id"))] = f"{info.get('status')} {error_reason(info.get('error'))}"
-        return errors
+        return bulk_write(self.client, actions, self.settings.bulk_retries, self.where)
 
     def _mget_raw(self, urls: Sequence[str], light: bool = False) -> dict[str, dict]:
         """{url: the stored hit (_source, _seq_no, _primary_term)} for the URLs found; `light` leaves out
@@ -257,7 +152,7 @@ class ElasticsearchStore(Store):
         ids = sorted({m.doc_id(u) for u in urls})
         with self._calls("read articles"):
             for start in range(0, len(ids), MGET_CHUNK):
-                kwargs: dict[str, Any] = {"source_excludes": SOURCE_EXCLUDES} if light else {}
+                kwargs: dict[str, Any] = {"source_excludes": q.SOURCE_EXCLUDES} if light else {}
                 answer = self.client.mget(index=self.names.alias, ids=ids[start : start + MGET_CHUNK], **kwargs)
                 for doc in answer["docs"]:
                     if doc.get("found"):
@@ -267,7 +162,7 @@ class ElasticsearchStore(Store):
     def get(self, url: str) -> Article | None:
         with self._calls("read an article"):
             try:
-                doc = self.client.get(index=self.names.alias, id=m.doc_id(url), source_excludes=SOURCE_EXCLUDES)
+                doc = self.client.get(index=self.names.alias, id=m.doc_id(url), source_excludes=q.SOURCE_EXCLUDES)
             except NotFoundError:
                 return None
         return m.from_document(doc["_source"])
@@ -283,13 +178,7 @@ class ElasticsearchStore(Store):
             yield m.from_document(hit["_source"])
 
     def indexed_since(self, since: datetime, batch_size: int = 500) -> Iterator[Article]:
-        moment = since.astimezone(timezone.utc).isoformat()
-        query = {"bool": {"minimum_should_match": 1, "should": [
-            {"range": {m.INDEXED_AT: {"gte": moment}}},
-            # written before the field existed: its fetch time stands in, as in SqliteStore
-            {"bool": {"must_not": [{"exists": {"field": m.INDEXED_AT}}], "filter": [{"range": {"fetched_at": {"gte": moment}}}]}},
-        ]}}
-        for hit in self._scan(self.names.alias, query, [{"url": "asc"}], page=batch_size):
+        for hit in self._scan(self.names.alias, q.indexed_since_query(since), [{"url": "asc"}], page=batch_size):
             yield m.from_document(hit["_source"])
 
     def history(self, url: str) -> list[Article]:
@@ -297,48 +186,30 @@ class ElasticsearchStore(Store):
         return [Article.model_validate(hit["_source"]["record"]) for hit in hits]
 
     def search(self, query: str, limit: int = 20, collapse_stories: bool = False) -> list[SearchHit]:
-        body: dict[str, Any] = {"query": to_es(query), "sort": DEFAULT_SORT, "track_scores": True,
-                                "_source": {"excludes": SOURCE_EXCLUDES}, "size": min(limit, MAX_WINDOW)}
+        body = q.search_body(query, limit)
         self._fresh()
         if collapse_stories and self._server_collapse is not False:
-            collapsed = {**body, "collapse": {"field": m.STORY_KEY, "inner_hits": {"name": "copies", "size": 0}}}
             try:
                 with self._calls(f"search {query!r}"):
-                    hits = self.client.search(index=self.names.alias, body=collapsed)["hits"]["hits"]
+                    hits = self.client.search(index=self.names.alias, body=q.server_collapsed(body))["hits"]["hits"]
                 self._server_collapse = True
-                return [_hit(h, copies=h["inner_hits"]["copies"]["hits"]["total"]["value"] - 1) for h in hits]
+                return [q.to_hit(h, copies=h["inner_hits"]["copies"]["hits"]["total"]["value"] - 1) for h in hits]
             except StoreError as exc:
                 if self._server_collapse or "collapse" not in str(exc).lower():
                     raise
                 self._server_collapse = False
                 self.log.info("server cannot collapse results ({}); collapsing here instead", exc)
         if collapse_stories:
-            body["size"] = min(max(limit * COLLAPSE_FETCH, 200), MAX_WINDOW)
+            body["size"] = q.client_collapse_size(limit)
         with self._calls(f"search {query!r}"):
             hits = self.client.search(index=self.names.alias, body=body)["hits"]["hits"]
-        return collapse_hits([_hit(h) for h in hits], limit, collapse_stories)
+        return collapse_hits([q.to_hit(h) for h in hits], limit, collapse_stories)
 
     def stats(self) -> StoreStats:
         self._fresh()
-        aggs = {
-            "outlets": {
-                "terms": {"field": "outlet", "size": 10_000, "order": {"_key": "asc"}},
-                "aggs": {"last": {"top_hits": {"size": 1, "sort": [{"fetched_at": "desc"}], "_source": ["fetched_at"]}}},
-            },
-            # Exact below 40,000 stories (the precision threshold), within a few per cent above.
-            "stories": {"cardinality": {"field": m.STORY_KEY, "precision_threshold": 40_000}},
-        }
         with self._calls("read statistics"):
-            answer = self.client.search(index=self.names.alias, size=0, track_total_hits=True, aggs=aggs)
-        buckets = answer["aggregations"]["outlets"]["buckets"]
-        return StoreStats(
-            articles=answer["hits"]["total"]["value"],
-            by_outlet={b["key"]: b["doc_count"] for b in buckets},
-            stories=int(answer["aggregations"]["stories"]["value"]),
-            last_fetched={
-                b["key"]: datetime.fromisoformat(b["last"]["hits"]["hits"][0]["_source"]["fetched_at"]) for b in buckets
-            },
-        )
+            answer = self.client.search(index=self.names.alias, size=0, track_total_hits=True, aggs=q.STATS_AGGS)
+        return q.stats_from(answer)
 
     # -- fingerprints -------------------------------------------------------------------------------
     def put_fingerprints(self, url: str, hashes: Sequence[int]) -> None:
@@ -375,9 +246,7 @@ class ElasticsearchStore(Store):
         counts: dict[str, int] = {}
         for start in range(0, len(allowed), TERMS_CHUNK):
             part = allowed[start : start + TERMS_CHUNK]
-            query: dict[str, Any] = {"bool": {"filter": [{"terms": {m.FINGERPRINTS: part}}]}}
-            if exclude_url:
-                query["bool"]["must_not"] = [{"term": {"url": exclude_url}}]
+            query = q.candidates_query(part, exclude_url)
             wanted = set(part)
             for hit in self._scan(self.names.alias, query, [{"url": "asc"}], includes=["url", m.FINGERPRINTS]):
                 shared = len(wanted.intersection(hit["_source"].get(m.FINGERPRINTS) or ()))
@@ -400,15 +269,9 @@ class ElasticsearchStore(Store):
         return [m.from_document(h["_source"]) for h in self._scan(self.names.alias, {"term": {"story_id": story_id}}, sort)]
 
     def list_stories(self, order: str = "size", limit: int = 20) -> list[tuple[str, int]]:
-        orders = {"size": [{"_count": "desc"}, {"newest": "desc"}], "new": [{"newest": "desc"}, {"_count": "desc"}]}
-        if order not in orders:
-            raise ValueError(f"order must be one of {sorted(orders)}, not {order!r}")
+        aggs = q.stories_aggs(order, limit)  # ValueError for an unknown order, whatever the limit
         if limit <= 0:
             return []
-        aggs = {"stories": {
-            "terms": {"field": "story_id", "size": limit, "shard_size": max(limit * 10, 1000), "order": orders[order]},
-            "aggs": {"newest": {"max": {"field": m.SORT_DATE}}},
-        }}
         self._fresh()
         with self._calls("list stories"):
             answer = self.client.search(index=self.names.alias, size=0, aggs=aggs)
@@ -418,7 +281,7 @@ class ElasticsearchStore(Store):
     def _modify(self, url: str, change: Callable[[dict], dict], what: str) -> bool:
         """Read, change and write one article with optimistic concurrency; False when it is not stored."""
         for attempt in range(self.settings.conflict_retries):
-            _backoff(attempt)
+            conflict_backoff(attempt)
             with self._calls(what):
                 try:
                     doc = self.client.get(index=self.names.alias, id=m.doc_id(url))
@@ -437,7 +300,7 @@ class ElasticsearchStore(Store):
               excludes: list[str] | None = None) -> Iterator[dict]:
         """Every hit of a query in `sort` order (which must end on a unique field), a page at a time."""
         self._fresh()
-        source = {"includes": includes} if includes else {"excludes": SOURCE_EXCLUDES if excludes is None else excludes}
+        source = {"includes": includes} if includes else {"excludes": q.SOURCE_EXCLUDES if excludes is None else excludes}
         after = None
         while True:
             with self._calls("read articles"):
@@ -458,61 +321,3 @@ class ElasticsearchStore(Store):
             with self._calls("refresh"):
                 self.client.indices.refresh(index=[self.names.alias, self.names.versions])
         self._dirty = False
-
-class _Plan:
-    """What to write for one URL of a bulk: the new document (None: unchanged) and texts to archive."""
-
-    def __init__(self, url: str, stored: dict | None) -> None:
-        self.url = url
-        self.stored = stored  # the hit read (for if_seq_no), or None for a new URL
-        self.source: dict | None = stored["_source"] if stored else None
-        self.doc: dict | None = None
-        self.versions: list[dict] = []
-        self.outcome = UpsertResult()
-
-    def apply(self, article: Article) -> None:
-        """The same rules as SqliteStore._upsert_one, against the stored or already planned document."""
-        if self.source is None:
-            self.doc = self.source = m.to_document(article, [], 0)
-            self.outcome += UpsertResult(added=1)
-            return
-        old = m.from_document(self.source)
-        if article.story_id is None:  # a re-fetch does not know the chain: keep the one we have
-            article = article.model_copy(
-                update={"story_id": old.story_id, "is_origin": old.is_origin, "parent": old.parent, "chain": old.chain}
-            )
-        if m.same_content(old, article):
-            self.outcome += UpsertResult(unchanged=1)
-            return
-        versions = self.source.get(m.VERSIONS, 0)
-        if old.text_hash != article.text_hash:
-            versions += 1
-            self.versions.append(m.version_document(old, versions))
-        self.doc = self.source = m.to_document(article, self.source.get(m.FINGERPRINTS) or [], versions)
-        self.outcome += UpsertResult(updated=1)
-
-    def action(self, alias: str) -> dict:
-        action = {"_index": alias, "_id": m.doc_id(self.url), "_source": self.doc}
-        if self.stored is None:
-            return {**action, "_op_type": "create"}
-        return {**action, "_op_type": "index", "if_seq_no": self.stored["_seq_no"],
-                "if_primary_term": self.stored["_primary_term"]}
-
-
-def _plan(articles: list[Article], stored: dict[str, dict]) -> dict[str, _Plan]:
-    plans: dict[str, _Plan] = {}
-    for article in articles:  # the same URL twice in a batch: the second applies on top of the first
-        plan = plans.setdefault(article.url, _Plan(article.url, stored.get(article.url)))
-        plan.apply(article)
-    return plans
-
-
-def _backoff(attempt: int) -> None:
-    """Random wait before retry `attempt` after a 409, growing to 0.5 s: two writers hammering one article
-    would otherwise keep colliding (the faster one starves the other; seen in the contract test)."""
-    if attempt:
-        time.sleep(random.uniform(0, min(0.5, 0.005 * 2**attempt)))
-
-
-def _hit(hit: dict, copies: int = 0) -> SearchHit:
-    return SearchHit(article=m.from_document(hit["_source"]), score=hit.get("_score") or 0.0, copies=copies)
