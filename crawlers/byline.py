@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import zip_longest
 
 from lxml.html import HtmlElement
 
@@ -30,13 +31,19 @@ _COLLECTIVE = re.compile(r"^(?:Our \w+|(?:News|Web|Foreign|Politics|World) Desk)
 _NAME_THEN_OUTLET = re.compile(r"^(?P<name>[^.|–—]+?\s\S+?)\s*(?:\.|\||–|—|\s-\s)\s*(?P<outlet>\S.*)$")
 # "Julia Hitz (eg)": an editor's initials after the name.
 _INITIALS = re.compile(r"\s*\([a-z]{1,4}\)$")
+_BY = re.compile(r"^by\b", re.IGNORECASE)
 _BY_WORD = re.compile(r"^(?:by|from|author|written by|posted by)\s*:?\s*", re.IGNORECASE)
-# Byline containers: the class or itemprop names one of these (tokens split on spaces, "-" and "_").
+# Byline containers: the class or itemprop names one of these (tokens split on spaces, "-", "_" and camelCase).
 _BYLINE_TOKENS = frozenset({"byline", "bylines", "author", "authors", "dateline", "articleinfo", "entrymeta", "postmeta", "articlemeta", "postinfo"})
+_TOKEN_ROOTS = ("byline", "author", "dateline", "info", "meta")
 _CLASS_TOKEN = re.compile(r"[\s_-]+")
 # Elements looked at after the headline before giving up on finding a byline block (real dev set: DW puts its
-# "Author:" line 134 elements after the h1, below the article).
+# "Author:" line 134 elements after the h1, below the article), and before it (set from the dev set, not swept:
+# Boing Boing's byline sits 9 elements above its h1, Süddeutsche's `<time>` 1 above its headline).
 BYLINE_SEARCH_ELEMENTS = 200
+BYLINE_ELEMENTS_BEFORE = 20
+_CAMEL_CASE = re.compile(r"([a-z])([A-Z])")
+_WORD = re.compile(r"\w+")
 # A role or affiliation after a name: "Daniel Kahn Gillmor, Senior Staff Technologist, ACLU Speech ...".
 _ROLE = re.compile(
     r"(?:^|,)[^,]*\b(?:staff|editor|correspondent|reporter|writer|technologist|director|professor|fellow|analyst|"
@@ -116,35 +123,49 @@ def _looks_like_outlet(text: str) -> bool:
 
 
 def read_byline_block(tree: HtmlElement, headline: str | None, outlet_names: Iterable[str]) -> Byline:
-    """The first byline block after the headline (or anywhere, when the headline is not found): an element
-    whose class or itemprop says byline, author, dateline or article-info, read as pieces separated by
-    lines, bars and dashes: a date, a configured outlet's name (the original outlet of a repost) and names."""
+    """The byline block nearest the headline (or the first in the page, when the headline is not found): an
+    element whose class or itemprop says byline, author, dateline or article-info, read as pieces separated by
+    lines, bars and dashes: a date, a configured outlet's name (the original outlet of a repost) and names.
+    Near a found headline, a `<time datetime>` element gives the date when the block shows none."""
     outlet_names = list(outlet_names)
-    elements = [e for e in tree.iter() if isinstance(e.tag, str)]
-    start = _headline_index(elements, headline)
-    for element in elements[start : start + BYLINE_SEARCH_ELEMENTS] if start else elements:
-        if not _is_byline_container(element):
-            continue
-        text = _block_text(element)
-        if not text or len(text) > 250:
-            continue
-        byline = _read_pieces(text, outlet_names)
-        if byline.authors or byline.published:
-            return byline
-    return Byline()
+    heading = _headline_element(tree, headline)
+    elements = _nearest_first(heading) if heading is not None else (e for e in tree.iter() if isinstance(e.tag, str))
+    block, shown = Byline(), None
+    for element in elements:
+        if element.tag == "time" and heading is not None:
+            shown = shown or parse_datetime(element.get("datetime"))
+        elif not (block.authors or block.published) and _is_byline_container(element):
+            text = _block_text(element)
+            block = _read_pieces(text, outlet_names) if text and len(text) <= 250 else block
+        if (block.authors or block.published) and (block.published or shown or heading is None):
+            break
+    block.published = block.published or shown
+    return block
 
 
-def _headline_index(elements: list[HtmlElement], headline: str | None) -> int:
-    if not headline:
-        return 0
-    wanted = " ".join(headline.split())
-    found = [i for i, e in enumerate(elements) if e.tag in ("h1", "h2") and " ".join(e.text_content().split()) == wanted]
-    # a headline repeated in a sticky header comes first; the article's own is the last copy
-    return found[-1] if found else 0
+def _headline_element(tree: HtmlElement, headline: str | None) -> HtmlElement | None:
+    """The `h1` or `h2` showing the headline (alone or after a kicker: "Deutschlandtakt: <headline>"); a
+    headline repeated in a sticky header comes first, so the article's own is the last copy."""
+    wanted = _WORD.findall(headline.casefold()) if headline else []
+    if not wanted:
+        return None
+    found = [e for e in tree.iter("h1", "h2") if _WORD.findall(e.text_content().casefold())[-len(wanted):] == wanted]
+    return found[-1] if found else None
+
+
+def _nearest_first(heading: HtmlElement) -> list[HtmlElement]:
+    """Elements after the headline and (fewer) before it, alternating, the nearest first."""
+    after = heading.xpath(f"following::*[position() <= {BYLINE_SEARCH_ELEMENTS}]")
+    before = heading.xpath(f"preceding::*[position() <= {BYLINE_ELEMENTS_BEFORE}]")[::-1]
+    return [e for pair in zip_longest(after, before) for e in pair if e is not None]
 
 
 def _is_byline_container(element: HtmlElement) -> bool:
-    names = f"{element.get('class') or ''} {element.get('itemprop') or ''}".lower().split()
+    names = f"{element.get('class') or ''} {element.get('itemprop') or ''}"
+    lowered = names.lower()
+    if not any(root in lowered for root in _TOKEN_ROOTS):  # most elements: no tokenising
+        return False
+    names = _CAMEL_CASE.sub(r"\1 \2", names).lower().split() + lowered.split()
     tokens = {n.replace("-", "").replace("_", "") for n in names} | {t for n in names for t in _CLASS_TOKEN.split(n) if t}
     return bool(tokens & _BYLINE_TOKENS)
 
@@ -163,6 +184,8 @@ def _read_pieces(text: str, outlet_names: list[str]) -> Byline:
     byline = Byline()
     names: list[str] = []
     for piece in _PIECE_SPLIT.split(text):
+        if _BY.match(piece):
+            names.clear()  # "Tech Industry / by / Steven Musil": what comes before "by" is a label, not a name
         piece = _ROLE.sub("", _BY_WORD.sub("", piece)).strip(" ,:;")
         dated = _DATE_IN_PIECE.search(piece)
         if dated and dated.start() > 0:  # "Joshua Sokol May 20, 2019": the name, then the date

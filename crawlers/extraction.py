@@ -7,15 +7,17 @@ Metadata checks itself: a hint is kept only when the page's own metadata agrees 
 yields the site's name, or a date far from the declared one, is dropped); titles lose the site's suffix
 (crawlers/titles.py); authors lose publishers, outlet aliases, staff lines and "Name. Outlet" tails
 (crawlers/byline.py). Order per field: hints, `__NEXT_DATA__` (when `hints.next_data`), JSON-LD, OpenGraph and
-other `<meta>` tags, the byline block under the headline, trafilatura's metadata; htmldate's extensive date
-search runs only when nothing before it gave a date.
+other `<meta>` tags, the byline block near the headline, a dateline opening the text; htmldate's extensive
+date search runs only when nothing before it gave a date. trafilatura's own metadata pass is not run: on the
+real dev set it changed no title, author or date once the byline block reader looked above the headline and
+read microdata `<meta>` tags (bench/extraction.py, both halves), and it took 1.2 of 9.7 profiled seconds over
+the benchmark's 181 pages.
 """
 
 from __future__ import annotations
 
 import unicodedata
 from collections.abc import Collection
-from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -23,7 +25,7 @@ from urllib.parse import urlsplit
 import trafilatura
 from htmldate import find_date
 from loguru import logger
-from lxml.etree import _Element, strip_tags
+from lxml.etree import strip_tags
 from lxml.html import HtmlElement
 from trafilatura.xml import xmltotxt
 
@@ -33,7 +35,7 @@ from crawlers.metadata import (
     PageMetadata,
     absolute_url,
     find_byline_in_text,
-    normalise_language,
+    find_dateline_in_text,
     parse_datetime,
     read_json_ld,
     read_meta_tags,
@@ -56,21 +58,28 @@ MAX_TRAFILATURA_HTML_CHARS = 2_000_000
 #   + favor_precision                              P 0.958 R 0.969 F1 0.963 (0.964 without include_links)
 #   + retry in balanced mode under 500 characters  P 0.960 R 0.974 F1 0.967
 # Precision mode switches off trafilatura's own rescue of short extractions (baseline and recall escalation);
-# the retry restores it. Any threshold from 300 to 1,500 characters scored F1 0.966-0.968. Re-chosen on the
-# tuning half of both sets by `bench/extraction.py --tune` (see ExtractionOptions).
+# the retry restores it. Both thresholds are re-chosen on the tuning half by `bench/extraction.py --tune`
+# (see ExtractionOptions).
 _TRAFILATURA_OPTIONS = dict(include_comments=False, include_links=True, include_tables=True, output_format="python")
-# htmldate, in trafilatura's metadata: the fast search (markup and URL); keep the time of day when given.
-_FAST_DATE_PARAMS = {"extensive_search": False, "original_date": True, "outputformat": "%Y-%m-%dT%H:%M:%S%z"}
 # A hinted date this far from the date the page declares came from somewhere else (a related article).
 HINT_DATE_TOLERANCE = timedelta(days=2)
 
 
 @dataclass(frozen=True)
 class ExtractionOptions:
-    """Tuned choices (bench/extraction.py --tune chooses them on the tuning half of the real dev set and the
-    shared benchmark; figures in the README). `precision_retry_below_chars`: a precision-mode text shorter than
-    this is retried in balanced mode (chosen: 500). `title`: see crawlers.titles.TitleOptions."""
+    """Tuned choices (bench/extraction.py --tune sweeps them on the tuning half of the real dev set and the
+    shared benchmark; figures in the README). `full_cascade_below_chars`: trafilatura first runs in fast mode
+    (no readability/justext comparison, about half its cost); a fast text shorter than this is extracted again
+    with the full cascade. Every value from 500 up scored the same body F1 on the tuning half (its pages that
+    need the cascade give under 500 characters in fast mode), so speed chose: the largest value swept whose
+    tuning-half speed reaches issue 11's target, 0.9x bare `trafilatura.extract`: 2000 (ratio 0.92; 1000: 1.05;
+    4000: 0.74; never fast: 0.58). Not blind: the held-out pages were seen in that session, and two of them
+    give 1,131 and 1,656 characters in fast mode and need the cascade (500 or 1000 would lose them).
+    `precision_retry_below_chars`: a precision-mode text shorter than this is retried in balanced mode
+    (chosen: 500; benchmark tuning half F1 0.966, against 0.958 at 0 and 250, 0.964 at 1,000, 0.965 at 2,000).
+    `title`: see crawlers.titles.TitleOptions."""
 
+    full_cascade_below_chars: int = 2000
     precision_retry_below_chars: int = 500
     title: TitleOptions = DEFAULT_TITLE_OPTIONS
 
@@ -137,6 +146,7 @@ def extract_article(
         hinted=hinted.title,
         declared=[next_data.title, json_ld.title, meta_tags.title, page_title],
         headings=page_headings(tree),
+        subheadings=page_headings(tree, "//h2"),
         site_names=site_names,
         options=options.title,
     )
@@ -148,26 +158,20 @@ def extract_article(
     byline = read_byline_block(tree, title, site_names)
     authors = _first_authors([hinted.authors, next_data.authors, json_ld.authors, meta_tags.authors, byline.authors], site_names)
     published = _checked_hint_date(hinted.published, declared.published, url) or declared.published or byline.published
-    fallback = PageMetadata()
-    if not (authors and published and title):
-        fallback = _trafilatura_metadata(tree, url)
-        authors = authors or clean_authors(fallback.authors, site_names)
-        published = published or fallback.published
     if published is None:
-        published = _extensive_date(tree, url)
-    meta = declared.merged_over(fallback)
+        published = find_dateline_in_text(text) or _extensive_date(tree, url)
     logger.debug("extracted {} chars, {} links url={}", len(text), len(body[1]), url)
     return ExtractedArticle(
-        title=title or fallback.title,
+        title=title,
         authors=authors or clean_authors(find_byline_in_text(text), site_names),
         published=published,
-        canonical_url=meta.canonical_url,
-        language=meta.language,
+        canonical_url=declared.canonical_url,
+        language=declared.language,
         text=text,
-        description=meta.description,
+        description=declared.description,
         links=body[1],
-        site_name=meta.site_name,
-        image=meta.image,
+        site_name=declared.site_name,
+        image=declared.image,
         credited_outlet=_credited_outlet(byline.outlet, declared, json_ld, url),
     )
 
@@ -248,35 +252,40 @@ def _hinted_body(tree: HtmlElement, hints: ExtractionHints, base_url: str, url: 
 def _generic_body(
     tree: HtmlElement, text_html: str, base_url: str, url: str, options: ExtractionOptions
 ) -> tuple[str, list[str]]:
-    """trafilatura's main text in precision mode, retried in balanced mode when short (see the figures)."""
+    """trafilatura's main text in precision mode: fast mode first, the full cascade when that is short, balanced
+    mode when still short (see ExtractionOptions and the figures)."""
     if len(text_html) > MAX_TRAFILATURA_HTML_CHARS:
         logger.debug("page of {} chars cut to {} for trafilatura url={}", len(text_html), MAX_TRAFILATURA_HTML_CHARS, url)
         tree = _parse(text_html[:MAX_TRAFILATURA_HTML_CHARS], url)
-    text, body = _run_trafilatura(tree, url, favor_precision=True)
+    text, hrefs = _run_trafilatura(tree, url, favor_precision=True, fast=True)
+    if len(text) < options.full_cascade_below_chars:
+        full = _run_trafilatura(tree, url, favor_precision=True, fast=False)
+        logger.debug("fast text of {} chars, full cascade gave {} url={}", len(text), len(full[0]), url)
+        text, hrefs = full if full[0] else (text, hrefs)
     if len(text) < options.precision_retry_below_chars:
-        retry_text, retry_body = _run_trafilatura(tree, url, favor_precision=False)
-        if len(retry_text) > len(text):
-            logger.debug("precision text of {} chars, balanced retry gave {} url={}", len(text), len(retry_text), url)
-            text, body = retry_text, retry_body
+        balanced = _run_trafilatura(tree, url, favor_precision=False, fast=False)
+        logger.debug("precision text of {} chars, balanced retry gave {} url={}", len(text), len(balanced[0]), url)
+        text, hrefs = balanced if len(balanced[0]) > len(text) else (text, hrefs)
     if not text:
         raise ExtractionError(f"no extractable text: {url}")
-    hrefs = [ref.get("target") for ref in body.iter("ref")] if body is not None else []
     return text, _absolute_links(hrefs, base_url, url)
 
 
-def _run_trafilatura(tree: HtmlElement, url: str, *, favor_precision: bool) -> tuple[str, _Element | None]:
-    """Main text (one block per line) and trafilatura's body tree, whose `ref` elements hold the links."""
+def _run_trafilatura(tree: HtmlElement, url: str, *, favor_precision: bool, fast: bool) -> tuple[str, list[str]]:
+    """Main text (one block per line) and the raw hrefs of its links. trafilatura gets no URL: it would resolve
+    every href against the page's URL (most of its link handling, cProfile on the benchmark), and `_absolute_links` resolves them
+    against the page's `<base href>`, which is right where the two differ."""
     try:
-        document = trafilatura.bare_extraction(tree, url=url, favor_precision=favor_precision, **_TRAFILATURA_OPTIONS)
+        document = trafilatura.bare_extraction(tree, favor_precision=favor_precision, fast=fast, **_TRAFILATURA_OPTIONS)
     except Exception as exc:  # trafilatura raising on odd markup: no text, and the reason in the log
         logger.warning("trafilatura failed ({}: {}) url={}", type(exc).__name__, exc, url)
-        return "", None
+        return "", []
     if document is None or document.body is None:
-        return "", None
-    plain = deepcopy(document.body)
-    strip_tags(plain, "ref")  # links stay in `document.body`; the text gets their words without markdown
-    lines = (" ".join(line.split()) for line in xmltotxt(plain, False).splitlines())
-    return "\n".join(line for line in lines if line), document.body
+        return "", []
+    hrefs = [ref.get("target") for ref in document.body.iter("ref")]
+    strip_tags(document.body, "ref")  # the text gets the links' words, not markdown links
+    lines = (" ".join(line.split()) for line in xmltotxt(document.body, False).splitlines())
+    return "\n".join(line for line in lines if line), hrefs
 
 
 def _hinted_metadata(tree: HtmlElement, hints: ExtractionHints, url: str) -> PageMetadata:
@@ -319,23 +328,6 @@ def _element_date(element: HtmlElement) -> datetime | None:
         if published:
             return published
     return None
-
-
-def _trafilatura_metadata(tree: HtmlElement, url: str) -> PageMetadata:
-    try:
-        document = trafilatura.extract_metadata(tree, url, _FAST_DATE_PARAMS)
-    except Exception as exc:  # metadata is optional: log and go on with what the page declared
-        logger.warning("trafilatura metadata failed ({}: {}) url={}", type(exc).__name__, exc, url)
-        return PageMetadata()
-    return PageMetadata(
-        title=document.title or None,
-        authors=split_authors((document.author or "").split(";")),
-        published=parse_datetime(document.date),
-        language=normalise_language(document.language),
-        description=document.description or None,
-        site_name=document.sitename or None,
-        image=absolute_url(url, document.image),
-    )
 
 
 def _absolute_links(hrefs: list[str | None], base_url: str, url: str) -> list[str]:

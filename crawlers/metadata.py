@@ -2,7 +2,8 @@
 
 Each reader returns a `PageMetadata` with the fields it could find and None (or an empty list) elsewhere;
 `crawlers.extraction` layers them: site hints, then `__NEXT_DATA__`, then JSON-LD, then OpenGraph and other
-`<meta>` tags, then trafilatura's own metadata (whose date comes from htmldate's extensive search).
+`<meta>` tags, then the byline block near the headline (crawlers/byline.py), then a dateline opening the text,
+then htmldate's extensive search.
 """
 
 from __future__ import annotations
@@ -128,6 +129,23 @@ def find_byline_in_text(text: str, first_lines: int = 3) -> list[str]:
     return []
 
 
+# A dateline opening a paragraph: "Feb. 23, 2015 -- Life-threatening peanut allergies...", "9 August 2016 — ...".
+_DATELINE = re.compile(
+    r"^(?P<date>(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?\s+\d{1,2},?\s+\d{4}"
+    r"|\d{1,2}\s+(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?\s+\d{4})\s*(?:--|—|–)\s"
+)
+
+
+def find_dateline_in_text(text: str, first_lines: int = 3) -> datetime | None:
+    """The date a dateline opening one of the first lines of the text shows (a credit line may come first:
+    "Reviewed by ..."); None when there is none."""
+    for line in text.splitlines()[:first_lines]:
+        match = _DATELINE.match(line.strip())
+        if match:
+            return parse_datetime(match.group("date"))
+    return None
+
+
 def normalise_language(value: str | None) -> str | None:
     """ISO 639-1 code ("en") from "en-US", "en_GB", "EN"; None for anything else."""
     match = _LANGUAGE.match((value or "").strip())
@@ -197,13 +215,15 @@ def read_json_ld(tree: HtmlElement, url: str) -> PageMetadata:
 
 
 def read_meta_tags(tree: HtmlElement, url: str) -> PageMetadata:
-    """OpenGraph, `article:*`, Twitter and plain `<meta>` tags, `<link rel=canonical>` and `<html lang>`."""
+    """OpenGraph, `article:*`, Twitter, microdata (`itemprop`) and plain `<meta>` tags, `<link rel=canonical>`
+    and `<html lang>`."""
     meta: dict[str, str] = {}
     for element in tree.iterfind(".//meta"):
-        key = (element.get("property") or element.get("name") or element.get("http-equiv") or "").strip().lower()
         content = (element.get("content") or "").strip()
-        if key and content:
-            meta.setdefault(key, content)
+        for attribute in ("property", "name", "http-equiv", "itemprop"):  # `name="pubdate" itemprop="datePublished"`
+            key = (element.get(attribute) or "").strip().lower()
+            if key and content:
+                meta.setdefault(key, content)
     canonical = next(
         (link.get("href") for link in tree.iterfind(".//link[@href]") if "canonical" in (link.get("rel") or "").lower().split()),
         None,
@@ -211,7 +231,9 @@ def read_meta_tags(tree: HtmlElement, url: str) -> PageMetadata:
     return PageMetadata(
         title=_clean(meta.get("og:title") or meta.get("twitter:title")),
         authors=split_authors(meta.get("author") or meta.get("article:author") or meta.get("dc.creator")),
-        published=parse_datetime(meta.get("article:published_time") or meta.get("og:article:published_time")),
+        published=parse_datetime(
+            meta.get("article:published_time") or meta.get("og:article:published_time") or meta.get("datepublished")
+        ),
         canonical_url=absolute_url(url, canonical) or absolute_url(url, meta.get("og:url")),
         language=normalise_language(tree.get("lang") or tree.get("xml:lang"))
         or normalise_language(meta.get("og:locale"))

@@ -35,6 +35,16 @@ EDGE_LINES = re.compile(
     r"|^(?:Read more|Related(?: coverage| articles| stories)?|More|See also|Advertisement|Topics|Tags)\s*:?$",
     re.IGNORECASE,
 )
+# A heading that opens a list of other articles after the text ("Other Opinion Columns", "More stories",
+# "You may also like"): the text is cut there when it comes after TAIL_HEADING_FROM of the text's characters
+# (set, not swept: a heading in the first half is more likely the article's own section).
+TAIL_HEADINGS = re.compile(
+    r"^(?:(?:More|Other|Related|Recommended|Popular|Latest|Top|Trending)\b.{0,30}\b(?:stories|articles|news|columns|"
+    r"posts|reads|reading|videos|coverage)|You (?:may|might) also like|More from .{1,40}|Most (?:read|popular|viewed)"
+    r"|Recommended(?: for you)?)\s*:?$",
+    re.IGNORECASE,
+)
+TAIL_HEADING_FROM = 0.5
 # Boilerplate patterns are also tried on the line with typographic quotes made straight.
 _STRAIGHT_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
 
@@ -95,14 +105,17 @@ def drop_boilerplate(text: str, patterns: tuple[str, ...]) -> str:
     line with typographic quotes made straight (config says "Global Research's", pages print a ’)."""
     compiled = _compile(patterns)
     lines = (line.strip() for line in text.splitlines())
+    if not compiled:
+        return "\n".join(line for line in lines if line)
     return "\n".join(line for line in lines if line and not _is_boilerplate(line, compiled))
 
 
 def drop_widget_lines(text: str, title: str | None = None) -> str:
-    """`text` without widget lines (players, share bars, newsletter sign-ups), without a first line that
-    repeats the headline (generic extraction sometimes keeps the `h1`) and without lone dates and "Read more:"
-    lines at either end."""
+    """`text` without widget lines (players, share bars, newsletter sign-ups), without the list of other
+    articles after a "More stories" heading in its second half, without a first line that repeats the headline
+    (generic extraction sometimes keeps the `h1`) and without lone dates and "Read more:" lines at either end."""
     lines = [line for line in text.splitlines() if not (len(line) <= WIDGET_LINE_MAX_CHARS and WIDGET_LINES.search(line))]
+    lines = lines[: _tail_heading(lines)]
     if lines and title and _same_words(lines[0], title) and len(lines) > 1:
         lines = lines[1:]
     while len(lines) > 1 and EDGE_LINES.search(lines[-1]):
@@ -110,6 +123,16 @@ def drop_widget_lines(text: str, title: str | None = None) -> str:
     while len(lines) > 1 and EDGE_LINES.search(lines[0]):
         lines.pop(0)
     return "\n".join(lines)
+
+
+def _tail_heading(lines: list[str]) -> int | None:
+    """Index of the first "More stories" heading after TAIL_HEADING_FROM of the text's characters, or None."""
+    total, seen = sum(map(len, lines)), 0
+    for index, line in enumerate(lines):
+        if seen >= total * TAIL_HEADING_FROM and TAIL_HEADINGS.search(line):
+            return index
+        seen += len(line)
+    return None
 
 
 def _same_words(a: str, b: str) -> bool:

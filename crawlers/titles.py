@@ -21,9 +21,13 @@ _SEPARATOR = re.compile(r"(\s+(?:\||-{1,2}|–|—|::|·|•|»)\s+)")
 _WORD = re.compile(r"\w+")
 # What may follow a site's name in its own title segment: "Salon.com", "RT World News", "Sputnik International".
 _GENERIC_SUFFIXES = frozenset({"", "com", "net", "org", "news", "worldnews", "international", "online", "newsnetwork", "magazine"})
-_HEADING_XPATH = "//h1 | //*[contains(concat(' ', normalize-space(@class), ' '), ' entry-title ')] | //*[@itemprop='headline']"
+# (`contains` first, the exact class token after: the cheap test runs on every element)
+_HEADING_XPATH = ("//h1 | //*[@itemprop='headline'] | //*[contains(@class, 'entry-title')]"
+                  "[contains(concat(' ', normalize-space(@class), ' '), ' entry-title ')]")
 # Headings looked at, in document order: the article's own comes early; later ones are teasers.
 MAX_HEADINGS = 6
+# A kicker: a short label before the headline, "Deutschlandtakt: Flixbus attackiert Deutsche Bahn".
+MAX_KICKER_WORDS = 3
 
 
 @dataclass(frozen=True)
@@ -88,10 +92,11 @@ def strip_site_suffix(title: str | None, site_names: Iterable[str]) -> str | Non
     return "".join(pieces[first : last + 1]).strip() or None
 
 
-def page_headings(tree: HtmlElement) -> list[str]:
-    """Texts of the page's headline-like elements, in document order, without duplicates."""
+def page_headings(tree: HtmlElement, xpath: str = _HEADING_XPATH) -> list[str]:
+    """Texts of the page's headline-like elements (or those `xpath` finds: "//h2" for the subheadings), in
+    document order, without duplicates."""
     seen: dict[str, None] = {}
-    for element in tree.xpath(_HEADING_XPATH):
+    for element in tree.xpath(xpath):
         text = " ".join(element.text_content().split())
         if text and len(text) <= 300:
             seen.setdefault(text, None)
@@ -115,11 +120,13 @@ def choose_title(
     declared: list[str | None],
     headings: list[str],
     site_names: Iterable[str],
+    subheadings: Iterable[str] = (),
     options: TitleOptions = DEFAULT_TITLE_OPTIONS,
 ) -> str | None:
     """The headline. `declared` lists the page's own titles, best first (__NEXT_DATA__, JSON-LD, og:title,
     <title>); `hinted` is what the site's title selector found. A hint is kept only when it is not the site's
-    name and agrees with a declared title (or the page declares none)."""
+    name and agrees with a declared title (or the page declares none). `subheadings` (the page's `h2`s) are
+    taken only when they agree with a declared title: some pages put the section's name in the `h1`."""
     names = list(site_names)
     titles = [t for t in (strip_site_suffix(d, names) for d in declared) if t and not is_site_name(t, names)]
     visible = [h for h in (strip_site_suffix(h, names) for h in headings) if h and not is_site_name(h, names)]
@@ -132,9 +139,19 @@ def choose_title(
         hint = strip_site_suffix(hinted, names)
         if hint and not is_site_name(hint, names) and (not titles or agrees(hint)):
             return hint
-    for heading in visible:
+    for heading in [*visible, *(h for h in (strip_site_suffix(h, names) for h in subheadings) if h)]:
         if agrees(heading):
-            return heading
+            return _without_kicker(heading, titles)
     if visible and (options.heading_when_disagreeing or not titles):
         return visible[0]
     return titles[0] if titles else None
+
+
+def _without_kicker(heading: str, titles: list[str]) -> str:
+    """The heading without a kicker the page's own title leaves out: "Deutschlandtakt: Flixbus attackiert
+    Deutsche Bahn" with og:title "Flixbus attackiert Deutsche Bahn" (the kicker sits above the headline)."""
+    kicker, colon, rest = heading.partition(": ")
+    same = [w.casefold() for w in _WORD.findall(rest)]
+    if colon and len(kicker.split()) <= MAX_KICKER_WORDS and any(same == [w.casefold() for w in _WORD.findall(t)] for t in titles):
+        return rest
+    return heading

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pipelines.comparison_text import ComparisonText
 from pipelines.settings import LinkSettings
 
+EXTEND_BLOCK = 32  # words compared at once when a match is extended
 MERGE_GAP_WORDS = 5  # passages this close in both texts are shown as one (a changed word, a dropped caption)
 
 
@@ -49,11 +50,11 @@ class Alignment:
 
     @property
     def shared_a(self) -> int:
-        return sum(self.covered_a)
+        return self.covered_a.count(1)
 
     @property
     def shared_b(self) -> int:
-        return sum(self.covered_b)
+        return self.covered_b.count(1)
 
     @property
     def containment_a(self) -> float:
@@ -100,10 +101,13 @@ def align(a: ComparisonText, b: ComparisonText, min_run: int) -> Alignment:
     covered_a, covered_b = bytearray(len(a)), bytearray(len(b))
     unquoted_a, unquoted_b = bytearray(len(a)), bytearray(len(b))
     for i, j, length in runs:
-        covered_a[i : i + length] = b"\x01" * length
-        covered_b[j : j + length] = b"\x01" * length
+        covered_a[i : i + length] = covered_b[j : j + length] = b"\x01" * length
+        quoted_a, quoted_b = a.quoted[i : i + length], b.quoted[j : j + length]
+        if 1 not in quoted_a and 1 not in quoted_b:
+            unquoted_a[i : i + length] = unquoted_b[j : j + length] = b"\x01" * length
+            continue
         for t in range(length):
-            if not (a.quoted[i + t] or b.quoted[j + t]):
+            if not (quoted_a[t] or quoted_b[t]):
                 unquoted_a[i + t] = unquoted_b[j + t] = 1
     return Alignment(
         passages=tuple(_passages(a, b, runs)),
@@ -113,8 +117,8 @@ def align(a: ComparisonText, b: ComparisonText, min_run: int) -> Alignment:
         covered_b=covered_b,
         unquoted_a=a.unquoted,
         unquoted_b=b.unquoted,
-        unquoted_shared_a=sum(unquoted_a),
-        unquoted_shared_b=sum(unquoted_b),
+        unquoted_shared_a=unquoted_a.count(1),
+        unquoted_shared_b=unquoted_b.count(1),
     )
 
 
@@ -130,12 +134,26 @@ def _matched_runs(a: ComparisonText, b: ComparisonText, min_run: int) -> list[tu
         if i is None:
             j += 1
             continue
-        length = min_run
-        while i + length < len(words_a) and j + length < len(words_b) and words_a[i + length] == words_b[j + length]:
-            length += 1
+        length = _extend(words_a, words_b, i, j, min_run)
         runs.append((i, j, length))
         j += length
     return runs
+
+
+def _extend(words_a: list[str], words_b: list[str], i: int, j: int, length: int) -> int:
+    """How far the match at (i, j) of `length` words goes on: whole blocks of words are compared at once
+    (a copy agrees with its original for hundreds of words), then the last block word by word."""
+    while True:
+        block_a = words_a[i + length : i + length + EXTEND_BLOCK]
+        block_b = words_b[j + length : j + length + EXTEND_BLOCK]
+        if len(block_a) == len(block_b) == EXTEND_BLOCK and block_a == block_b:
+            length += EXTEND_BLOCK
+            continue
+        for word_a, word_b in zip(block_a, block_b):
+            if word_a != word_b:
+                break
+            length += 1
+        return length
 
 
 def _passages(a: ComparisonText, b: ComparisonText, runs: list[tuple[int, int, int]]) -> list[Passage]:

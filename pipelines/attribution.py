@@ -12,12 +12,14 @@ registered domain when the page names a domain, else as the credit's words alone
 from __future__ import annotations
 
 import re
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from crawlers.sources import SourceRegistry
 from crawlers.urls import host_of, normalize_url, registered_domain
 from pipelines.models import Article, Evidence
 
+HOSTS_KEPT = 10_000  # host -> source lookups kept
+URLS_KEPT = 10_000  # normalised link URLs kept (about 300 bytes each)
 MONTH = (
     r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|"
     r"Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?"
@@ -69,6 +71,9 @@ class AttributionParser:
 
     def __init__(self, sources: SourceRegistry) -> None:
         self.sources = sources
+        # Pages link the same sites again and again (every copy of a story carries its links): each host is
+        # looked up among the sources once.
+        self._source_of_host = lru_cache(maxsize=HOSTS_KEPT)(sources.find_by_host)
 
     @cached_property
     def _alias_pattern(self) -> re.Pattern[str]:
@@ -151,7 +156,7 @@ class AttributionParser:
         return None
 
     def _outlet_of_host(self, host: str) -> str:
-        source = self.sources.find_by_host(host)
+        source = self._source_of_host(host)
         return source.key if source else registered_domain(host)
 
     # -- credit sentences ---------------------------------------------------------------------------
@@ -206,7 +211,7 @@ class AttributionParser:
         found = []
         for link in article.links:
             url = _normalized(link)
-            source = self.sources.find_by_host(host_of(url)) if url else None
+            source = self._source_of_host(host_of(url)) if url else None
             if source is not None:
                 found.append(Evidence(kind="body_link", text=link, url=url, outlet=source.key))
         return found
@@ -225,7 +230,9 @@ def _sentence_around(line: str, match: re.Match[str]) -> str:
     return line[start : end + 1 if end >= 0 else len(line)].strip()
 
 
+@lru_cache(maxsize=URLS_KEPT)
 def _normalized(url: str | None) -> str | None:
+    """`url` normalised (kept: copies of a story carry the same links), None when it is not a URL."""
     try:
         return normalize_url(url) if url else None
     except ValueError:

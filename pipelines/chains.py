@@ -29,6 +29,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 
 import networkx as nx
 
@@ -166,9 +167,10 @@ def lag_seconds(copy: Article, origin: Article) -> float | None:
     return max(lag, 0.0) if dated_before(origin, copy) is None else lag
 
 
-def choose_origin(members: list[Member], align: AlignFn) -> Member:
-    """The member no other one credits first, then the earliest, then the more complete."""
-    graph = _credit_graph(members)
+def choose_origin(members: list[Member], align: AlignFn, graph: nx.DiGraph | None = None) -> Member:
+    """The member no other one credits first, then the earliest, then the more complete (`graph`: the
+    members' credit graph, when the caller has it)."""
+    graph = graph if graph is not None else _credit_graph(members)
     roots = [m for m in members if graph.in_degree(m.url) == 0] or members
     roots.sort(key=lambda m: m.url)
     best = roots[0]
@@ -188,9 +190,10 @@ def build_chain(
     """Placements of a story's members. With `to_place`, other copies keep their stored placement (a copy
     joined a story whose origin did not change); `hints` add parent candidates per member in stories of
     more than MAX_PAIRWISE_MEMBERS (the members a new article was verified against)."""
-    origin = choose_origin(members, align)
+    graph = _credit_graph(members)
+    origin = choose_origin(members, align, graph)
     sid = story_id_for(origin.url)
-    ordered = _ordered(members, origin)
+    ordered = _ordered(members, origin, graph)
     placements = [_place_origin(origin, ordered, sid)]
     by_url = {m.url: m for m in ordered}
     for position, member in enumerate(ordered[1:], start=1):
@@ -284,9 +287,9 @@ def _credit_graph(members: list[Member]) -> nx.DiGraph:
         graph.remove_edges_from(cycle)
 
 
-def _ordered(members: list[Member], origin: Member) -> list[Member]:
+def _ordered(members: list[Member], origin: Member, credits: nx.DiGraph) -> list[Member]:
     """The origin, then the copies: credited before crediting, then by publication."""
-    graph = _credit_graph(members)
+    graph = credits.copy()
     graph.remove_node(origin.url)
     by_url = {m.url: m for m in members}
     key = {m.url: ((m.article.published or LATEST).isoformat(), m.url) for m in members}
@@ -294,6 +297,7 @@ def _ordered(members: list[Member], origin: Member) -> list[Member]:
     return [origin, *(by_url[u] for u in rest)]
 
 
+@lru_cache(maxsize=10_000)
 def _domain_label(domain: str) -> str:
     return _letters(domain.rsplit(".", 1)[0])
 
@@ -305,10 +309,16 @@ def _letters(text: str) -> str:
 def _identities(urls: Iterable[str], sources: SourceRegistry) -> Iterable[str]:
     """Each URL under every domain of its outlet: a link to journal-neo.org credits the copy stored at .su."""
     for url in urls:
-        try:
-            yield from sources.url_variants(url)
-        except ValueError:
-            continue
+        yield from _variants(sources, url)
+
+
+@lru_cache(maxsize=10_000)
+def _variants(sources: SourceRegistry, url: str) -> tuple[str, ...]:
+    """`sources.url_variants(url)`, none for what is not a URL; kept, as copies of a story cite the same pages."""
+    try:
+        return tuple(sources.url_variants(url))
+    except ValueError:
+        return ()
 
 
 def _shared_sources(article: Article) -> list:

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from array import array
+from bisect import bisect_left
 from collections import Counter
-from collections.abc import Set
+from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 
@@ -43,11 +45,13 @@ SIGNATURE_WORDS = 8  # a long line is learned by its first and by its last 8 wor
 
 @dataclass(eq=False)
 class ComparisonText:
-    """Normalised words of an article's text with their character spans in it and whether each is quoted."""
+    """Normalised words of an article's text with their character spans in it and whether each is quoted.
+    Spans sit in one flat array (start, end, start, end, ...): linking keeps thousands of these texts, and a
+    tuple per word was most of their memory."""
 
     text: str
     words: list[str] = field(default_factory=list)
-    spans: list[tuple[int, int]] = field(default_factory=list)
+    spans: array = field(default_factory=lambda: array("I"))
     quoted: bytearray = field(default_factory=bytearray)
     _runs: dict[int, list[tuple[str, ...]]] = field(default_factory=dict, repr=False)
     _index: dict[int, dict[tuple[str, ...], int]] = field(default_factory=dict, repr=False)
@@ -61,7 +65,7 @@ class ComparisonText:
 
     def char_span(self, start: int, end: int) -> tuple[int, int]:
         """Offsets in `text` of the words start..end-1."""
-        return self.spans[start][0], self.spans[end - 1][1]
+        return self.spans[2 * start], self.spans[2 * end - 1]
 
     def runs(self, k: int) -> list[tuple[str, ...]]:
         """Every run of `k` words, in order (kept: one text is aligned against many candidates)."""
@@ -174,14 +178,22 @@ def prepare(article: Article, store: Store, cleaner: TextCleaner, min_articles: 
 
 
 def recurring_lines(article: Article, store: Store, cleaner: TextCleaner, min_articles: int) -> frozenset[int]:
-    """The line hashes of `article` found in `min_articles` other articles of its outlet. The article's own
-    stored fingerprints are read only when they decide it (a line held by exactly `min_articles`)."""
-    hashes = cleaner.line_hashes(article)
-    if not hashes:
-        return frozenset()
-    counts = store.doc_freqs(sorted(hashes))
-    own = store.get_fingerprints(article.url) if min_articles in counts.values() else frozenset()
-    return frozenset(h for h, n in counts.items() if n - (h in own) >= min_articles)
+    """The line hashes of `article` found in `min_articles` other articles of its outlet."""
+    return recurring_lines_of({article.url: cleaner.line_hashes(article)}, store, min_articles)[article.url]
+
+
+def recurring_lines_of(lines: Mapping[str, frozenset[int]], store: Store, min_articles: int) -> dict[str, frozenset[int]]:
+    """`recurring_lines` of several articles, given each one's line hashes by URL, with one doc-frequency
+    lookup: a new article's candidates are read together. An article's own stored fingerprints are read
+    only when they decide it (a line held by exactly `min_articles`)."""
+    wanted = sorted(set().union(*lines.values()))
+    counts = store.doc_freqs(wanted) if wanted else {}
+    found: dict[str, frozenset[int]] = {}
+    for url, hashes in lines.items():
+        held = {h: counts[h] for h in hashes if h in counts}
+        own = store.get_fingerprints(url) if min_articles in held.values() else frozenset()
+        found[url] = frozenset(h for h, n in held.items() if n - (h in own) >= min_articles)
+    return found
 
 
 def _split_lines(text: str) -> list[_Line]:
@@ -254,23 +266,29 @@ def _tokenize(text: str, lines: list[_Line]) -> ComparisonText:
     vocabulary = _vocabulary(kept) if any(line.joined_to_previous for line in kept) else Counter()
     for line in kept:
         words = list(map(_normalise, WORD.findall(text, line.start, line.end)))
-        spans = [m.span() for m in WORD.finditer(text, line.start, line.end)]
         if not words:
             continue
+        spans = [offset for match in WORD.finditer(text, line.start, line.end) for offset in match.span()]
         if line.joined_to_previous and out.words:
             joined = out.words[-1] + words[0]
             if vocabulary[joined] and vocabulary[words[0]] == 1:  # "a" + "l-Nusra": a word split in two
                 out.words[-1] = joined
-                out.spans[-1] = (out.spans[-1][0], spans[0][1])
-                words, spans = words[1:], spans[1:]
+                out.spans[-1] = spans[1]
+                words, spans = words[1:], spans[2:]
         quoted_ranges = _quoted_ranges(text, line)
         out.words.extend(words)
         out.spans.extend(spans)
-        if quoted_ranges:
-            out.quoted.extend(any(a <= start < b for a, b in quoted_ranges) for start, _ in spans)
-        else:
-            out.quoted.extend(bytes(len(words)))
+        out.quoted.extend(_quoted_flags(spans[::2], quoted_ranges))
     return out
+
+
+def _quoted_flags(starts: list[int], ranges: list[tuple[int, int]]) -> bytearray:
+    """1 for each word (by its start offset, ascending) inside one of the quoted character ranges."""
+    flags = bytearray(len(starts))
+    for low, high in ranges:
+        first, end = bisect_left(starts, low), bisect_left(starts, high)
+        flags[first:end] = b"\x01" * (end - first)
+    return flags
 
 
 def _vocabulary(lines: list[_Line]) -> Counter[str]:

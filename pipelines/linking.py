@@ -56,8 +56,8 @@ class Linker:
         log = logger.bind(source=article.outlet, url=article.url)
         article = self.store.get(article.url) or article  # the stored record carries its current chain
         work = self.cache.begin()
-        hashes = set(work.prepared(article).fingerprints)
-        stored = hashes | self.preparer.cleaner.line_hashes(article)
+        hashes = set(work.fingerprints(article))
+        stored = hashes | work.line_hashes(article)
         if article.story_id and article.chain and self.store.get_fingerprints(article.url) == stored:
             return LinkOutcome("unchanged", article.story_id)
         self.store.put_fingerprints(article.url, sorted(stored))
@@ -95,9 +95,10 @@ class Linker:
             wanted = self._viral_candidates(article, hashes)
         best = sorted(wanted, key=lambda u: (-wanted[u], u))[: settings.max_candidates]
         found, shared = {}, {}
-        for url, candidate in self.store.get_many(best).items():
-            if candidate.story_id is None:
-                continue  # not linked yet: it finds this article when its own turn comes
+        # not linked yet: a candidate finds this article when its own turn comes
+        linked = {url: c for url, c in self.store.get_many(best).items() if c.story_id is not None}
+        work.learn_keys(list(linked.values()))
+        for url, candidate in linked.items():
             alignment = work.align(candidate, article)
             related = relation(alignment, work.member(candidate), work.member(article), settings)
             if related is Relation.COPY:
@@ -126,7 +127,7 @@ class Linker:
         previous = article.story_id
         if not matches:
             self._leave(article, previous, work)
-            self._write(build_chain([work.member(article)], work.align, self.settings))
+            self._write(build_chain([work.member(article)], work.align, self.settings), [article])
             return LinkOutcome("new_story", story_id_for(article.url))
         newcomer = work.member(article)
         stories: dict[str, list[Article]] = {}
@@ -144,7 +145,7 @@ class Linker:
             taken_over = [target]
             placements = self._join(article, stories[target], matches, work)
             action = "joined_story" if previous != target else "rebuilt_chain"
-        self._write(placements)
+        self._write(placements, [article, *(m for sid in taken_over for m in stories[sid])])
         story_id = placements[0].story_id
         if previous and previous not in taken_over:
             self._leave(article, previous, work)
@@ -169,13 +170,13 @@ class Linker:
             return
         rest = [m for m in self.store.story_members(story_id) if m.url != article.url]
         if rest:
-            self._write(build_chain([work.member(m) for m in rest], work.align, self.settings))
+            self._write(build_chain([work.member(m) for m in rest], work.align, self.settings), rest)
 
-    def _write(self, placements: list[Placement]) -> None:
-        current = self.store.get_many([p.url for p in placements])
+    def _write(self, placements: list[Placement], current: list[Article]) -> None:
+        """Record the placements that differ from `current`, the members' records as read in this call."""
+        stored = {a.url: a for a in current}
         for placement in placements:
-            stored = current.get(placement.url)
-            if stored is None or placement.differs_from(stored):
+            if placement.differs_from(stored[placement.url]):
                 self.store.set_chain(placement.url, placement.story_id, placement.is_origin, placement.parent, placement.chain)
 
 

@@ -6,19 +6,24 @@ settings). Lines go through the same rich console as the progress bars so the tw
 
 Two shapes (`log.format`): `text` for people, `json` for journald and log shippers, one object per line with
 the fields of `JSON_FIELDS`. `log.file` adds a rotated file in the same shape, so cron needs no redirect.
+
+loguru is configured when something first imports it, not before: a read command that logs nothing
+(`search`, `stats`) starts without it and the asyncio it imports, about a tenth of its start-up.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import sys
 import traceback
 from dataclasses import dataclass
+from importlib.machinery import ModuleSpec
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING
 
-from loguru import logger
 from rich.console import Console
 
 if TYPE_CHECKING:
@@ -63,7 +68,7 @@ _output = _Output()
 def setup_logging(verbose: bool = False) -> None:
     """Log to standard error at INFO (DEBUG with --verbose); commands call this first."""
     _output.verbose = verbose
-    _install()
+    _apply()
 
 
 def use_log_settings(settings: LogSettings) -> None:
@@ -72,10 +77,45 @@ def use_log_settings(settings: LogSettings) -> None:
     if wanted == (_output.format, _output.file, _output.rotation_mb, _output.retention_files):
         return
     _output.format, _output.file, _output.rotation_mb, _output.retention_files = wanted
-    _install()
+    _apply()
+
+
+def _apply() -> None:
+    """Route the standard library's logging to loguru; install loguru's sinks now if loguru is loaded or a log
+    file is wanted (an unusable path fails here, as a setting), else as soon as something imports loguru."""
+    # Scrapy resets the standard-library loggers' levels when a crawl starts, so the filtering is done by the
+    # handler, which Scrapy leaves in place.
+    std_level = logging.INFO if _output.verbose else logging.WARNING
+    logging.basicConfig(handlers=[_ToLoguru(level=std_level)], level=std_level, force=True)
+    if "loguru" in sys.modules or _output.file is not None:
+        _install()
+    elif not any(isinstance(finder, _InstallOnImport) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _InstallOnImport())
+
+
+class _InstallOnImport:
+    """An import hook that lets loguru be imported as usual, then installs the sinks before anything can log
+    through it; it removes itself on that first import."""
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> ModuleSpec | None:
+        if name != "loguru":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.loader is not None:
+            load = spec.loader.exec_module
+
+            def exec_module(module: ModuleType) -> None:
+                load(module)
+                _install()
+
+            spec.loader.exec_module = exec_module  # type: ignore[method-assign]  (this spec's own loader)
+        return spec
 
 
 def _install() -> None:
+    from loguru import logger
+
     level = "DEBUG" if _output.verbose else "INFO"
     # No sink ever dumps local variables (diagnose) or frames above the catch point (backtrace).
     options = {"level": level, "colorize": False, "backtrace": False, "diagnose": False}
@@ -90,10 +130,6 @@ def _install() -> None:
         _output.file.parent.mkdir(parents=True, exist_ok=True)
         logger.add(_output.file, format=line_format, rotation=f"{_output.rotation_mb} MB",
                    retention=_output.retention_files, encoding="utf-8", **options)
-    # Scrapy resets the standard-library loggers' levels when a crawl starts, so the filtering is done by the
-    # handler, which Scrapy leaves in place.
-    std_level = logging.INFO if _output.verbose else logging.WARNING
-    logging.basicConfig(handlers=[_ToLoguru(level=std_level)], level=std_level, force=True)
 
 
 def _add_defaults(record: dict) -> None:
@@ -127,6 +163,8 @@ class _ToLoguru(logging.Handler):
     """Hands standard-library records (Scrapy, Twisted, elastic_transport) to loguru, one line each."""
 
     def emit(self, record: logging.LogRecord) -> None:
+        from loguru import logger
+
         if record.name.startswith(QUIET_LOGGERS) and not _output.verbose:
             return
         try:
@@ -146,6 +184,7 @@ def tell(markup: str) -> None:
     """A sentence for the person running the command (a run's summary): printed with rich markup, or, with
     `log.format = json`, logged as one more JSON line so a reader of the stream meets nothing else."""
     if _output.format == "json":
+        from loguru import logger
         from rich.text import Text
 
         logger.bind(event="summary").info(Text.from_markup(markup).plain)

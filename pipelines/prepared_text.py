@@ -1,26 +1,28 @@
-"""Linking's per-article work done once: comparison texts, fingerprints, evidence and alignments, kept in
+"""Linking's per-article work done once: comparison texts, line hashes, evidence and alignments, kept in
 bounded caches keyed by what each depends on.
 
 A candidate comes up again and again (each new copy of a story is aligned with the members it joins), so
 its comparison text is cleaned and tokenised once, not per `Linker.link` call. Each entry's key is
 exactly what its value depends on, so a cached value always equals a fresh one:
 
-- comparison text and fingerprints: (text hash, outlet, the outlet's recurring lines this text holds).
-  The recurring lines come from the store and change as the store learns an outlet's boilerplate, so
-  they are read for every use (one indexed lookup of the text's few line hashes) and are part of the key;
+- comparison text: (text hash, outlet, the outlet's recurring lines this text holds). The recurring lines
+  come from the store and change as the store learns an outlet's boilerplate, so they are read for every
+  use (one indexed lookup of the line hashes of all of a new article's candidates) and are part of the key;
+- line hashes: (outlet, text hash);
 - evidence (attribution credits, role, normalised links): (URL, text hash, canonical URL, links);
 - alignments: the two comparison texts' keys.
 
+Fingerprints are made for the article being linked only and not kept: a candidate needs its text alone.
 A text prepared ahead in a worker process (pipelines/worker_pool.py) is offered here under the key it
-was prepared with; the writer uses it only when that key is the one the store gives at link time.
-Entries are evicted least recently used first, texts by total words (`link.cache_words`), so memory stays
-bounded whatever the store's size.
+was prepared with; the writer uses it (and its fingerprints) only when that key is the one the store gives
+at link time. Entries are evicted least recently used first, texts by total words (`link.cache_words`), so
+memory stays bounded whatever the store's size.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, replace
 from typing import Generic, TypeVar
 
@@ -28,7 +30,7 @@ from crawlers.sources import SourceRegistry
 from pipelines.alignment import Alignment, align
 from pipelines.attribution import AttributionParser
 from pipelines.chains import Member
-from pipelines.comparison_text import ComparisonText, TextCleaner, recurring_lines
+from pipelines.comparison_text import ComparisonText, TextCleaner, recurring_lines, recurring_lines_of
 from pipelines.fingerprints import fingerprints
 from pipelines.models import Article
 from pipelines.settings import LinkSettings
@@ -37,6 +39,9 @@ from pipelines.stores.base import Store
 TextKey = tuple[str, str, frozenset[int]]  # (text hash, outlet, recurring line hashes)
 EvidenceKey = tuple[str, str, str | None, tuple[str, ...]]
 V = TypeVar("V")
+OFFERED_FINGERPRINTS = 1000  # far more than the pages a pool has in flight
+EVIDENCE_KEPT = 4_000  # articles' chain members (a few kB each: their evidence, cited URLs)
+ALIGNMENTS_KEPT = 8_000  # pairs (two bytes a word of both texts, and the passages)
 
 
 @dataclass(frozen=True)
@@ -71,17 +76,22 @@ class TextPreparer:
         recurring = recurring_lines(article, store, self.cleaner, self.settings.recurring_line_articles)
         return article.text_hash, article.outlet, recurring
 
+    def comparison_text(self, article: Article, key: TextKey) -> ComparisonText:
+        return self.cleaner.clean(article, key[2])
+
+    def fingerprints(self, text: ComparisonText) -> frozenset[int]:
+        return frozenset(fingerprints(text.words, self.settings.shingle_words, self.settings.winnow_window))
+
     def prepare(self, article: Article, key: TextKey) -> PreparedText:
-        text = self.cleaner.clean(article, key[2])
-        hashes = fingerprints(text.words, self.settings.shingle_words, self.settings.winnow_window)
-        return PreparedText(key, text, frozenset(hashes))
+        text = self.comparison_text(article, key)
+        return PreparedText(key, text, self.fingerprints(text))
 
     def evidence(self, article: Article) -> PreparedEvidence:
         return PreparedEvidence(evidence_key(article), Member.of(article, self.attribution.evidence(article), self.sources))
 
 
-def evidence_key(article: Article) -> EvidenceKey:
-    return article.url, article.text_hash, article.canonical_url, tuple(article.links)
+def evidence_key(article: Article, text_hash: str | None = None) -> EvidenceKey:
+    return article.url, text_hash or article.text_hash, article.canonical_url, tuple(article.links)
 
 
 class _Lru(Generic[V]):
@@ -97,6 +107,13 @@ class _Lru(Generic[V]):
         if entry is None:
             return None
         self.entries.move_to_end(key)
+        return entry[0]
+
+    def pop(self, key: Hashable) -> V | None:
+        entry = self.entries.pop(key, None)
+        if entry is None:
+            return None
+        self.weight -= entry[1]
         return entry[0]
 
     def put(self, key: Hashable, value: V, weight: int = 1) -> None:
@@ -116,16 +133,20 @@ class LinkingCache:
     def __init__(self, store: Store, preparer: TextPreparer, cache_words: int) -> None:
         self.store = store
         self.preparer = preparer
-        self.texts: _Lru[PreparedText] = _Lru(cache_words)
-        self.evidence: _Lru[PreparedEvidence] = _Lru(max(1000, cache_words // 100))
-        self.alignments: _Lru[Alignment] = _Lru(max(1000, cache_words // 100))
+        self.texts: _Lru[ComparisonText] = _Lru(cache_words)
+        self.lines: _Lru[frozenset[int]] = _Lru(cache_words // 10)  # line hashes: about one per 20 words
+        self.offered: _Lru[frozenset[int]] = _Lru(OFFERED_FINGERPRINTS)  # made by a worker, used once at link time
+        self.evidence: _Lru[PreparedEvidence] = _Lru(EVIDENCE_KEPT)
+        self.alignments: _Lru[Alignment] = _Lru(ALIGNMENTS_KEPT)
         self._keys: dict[tuple[str, str], TextKey] = {}
+        self._hashes: dict[int, tuple[Article, str]] = {}  # by id(): an article's hash is taken once per call
         self._in_use: list[ComparisonText] = []
 
     def begin(self) -> LinkingCache:
         """Start linking one article. Each text's key is read from the store once per `link` call, as the
         store's learned lines change between calls, not within one."""
         self._keys.clear()
+        self._hashes.clear()
         for text in self._in_use:  # kept texts hold their words, not the run indexes one alignment built
             text.forget_runs()
         self._in_use.clear()
@@ -134,28 +155,61 @@ class LinkingCache:
     def offer(self, prepared: PreparedText | None = None, evidence: PreparedEvidence | None = None) -> None:
         """Keep what a worker prepared ahead of linking."""
         if prepared is not None:
-            self.texts.put(prepared.key, prepared, max(1, len(prepared.text)))
+            self.texts.put(prepared.key, prepared.text, max(1, len(prepared.text)))
+            self.offered.put(prepared.key, prepared.fingerprints)
         if evidence is not None:
             self.evidence.put(evidence.key, evidence)
 
-    def prepared(self, article: Article) -> PreparedText:
-        """The comparison text and fingerprints of `article` as the store stands."""
-        memo = (article.url, article.text_hash)
-        key = self._keys.get(memo)
-        if key is None:
-            key = self._keys[memo] = self.preparer.text_key(article, self.store)
-        found = self.texts.get(key)
+    def learn_keys(self, articles: Sequence[Article]) -> None:
+        """Read the text keys of `articles` from the store in one lookup (a new article's candidates)."""
+        missing = [a for a in articles if (a.url, self._text_hash(a)) not in self._keys]
+        if missing:
+            lines = {a.url: self.line_hashes(a) for a in missing}
+            recurring = recurring_lines_of(lines, self.store, self.preparer.settings.recurring_line_articles)
+            for a in missing:
+                text_hash = self._text_hash(a)
+                self._keys[a.url, text_hash] = (text_hash, a.outlet, recurring[a.url])
+
+    def key(self, article: Article) -> TextKey:
+        """What the comparison text of `article` depends on, as the store stands."""
+        memo = (article.url, self._text_hash(article))
+        if memo not in self._keys:
+            self.learn_keys([article])
+        return self._keys[memo]
+
+    def line_hashes(self, article: Article) -> frozenset[int]:
+        """The signatures of the article's lines (`TextCleaner.line_hashes`), kept: every use of a text
+        reads which of its lines recur."""
+        key = (article.outlet, self._text_hash(article))
+        found = self.lines.get(key)
         if found is None:
-            found = self.preparer.prepare(article, key)
-            self.texts.put(key, found, max(1, len(found.text)))
-        self._in_use.append(found.text)
+            found = self.preparer.cleaner.line_hashes(article)
+            self.lines.put(key, found, max(1, len(found)))
         return found
 
     def text(self, article: Article) -> ComparisonText:
-        return self.prepared(article).text
+        key = self.key(article)
+        found = self.texts.get(key)
+        if found is None:
+            found = self.preparer.comparison_text(article, key)
+            self.texts.put(key, found, max(1, len(found)))
+        self._in_use.append(found)
+        return found
+
+    def fingerprints(self, article: Article) -> frozenset[int]:
+        """The fingerprints of `article` (a worker's, when it made them under the current key). Only the
+        article being linked needs them, so they are not kept: candidates keep their text alone."""
+        found = self.offered.pop(self.key(article))
+        return found if found is not None else self.preparer.fingerprints(self.text(article))
+
+    def _text_hash(self, article: Article) -> str:
+        entry = self._hashes.get(id(article))
+        if entry is None or entry[0] is not article:
+            entry = self._hashes[id(article)] = (article, article.text_hash)
+        return entry[1]
 
     def member(self, article: Article) -> Member:
-        key = evidence_key(article)
+        key = evidence_key(article, self._text_hash(article))
         found = self.evidence.get(key)
         if found is None:
             found = self.preparer.evidence(article)
@@ -163,12 +217,11 @@ class LinkingCache:
         return replace(found.member, article=article)
 
     def align(self, a: Article, b: Article) -> Alignment:
-        prepared_a, prepared_b = self.prepared(a), self.prepared(b)
-        key = (prepared_a.key, prepared_b.key)
+        key = (self.key(a), self.key(b))
         found = self.alignments.get(key)
         if found is None:
-            reverse = self.alignments.get((prepared_b.key, prepared_a.key))
+            reverse = self.alignments.get(key[::-1])
             found = reverse.swapped() if reverse is not None else align(
-                prepared_a.text, prepared_b.text, self.preparer.settings.min_run_words)
+                self.text(a), self.text(b), self.preparer.settings.min_run_words)
             self.alignments.put(key, found)
         return found

@@ -12,9 +12,11 @@ import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
+from typing import TYPE_CHECKING
 
-from pipelines.models import Article
-from pipelines.spread import CopyPair, OutletSpread, Selection, Story, duration
+if TYPE_CHECKING:  # types only: the CLI imports this module for `report`'s defaults; `export` needs no more
+    from pipelines.models import Article
+    from pipelines.spread import CopyPair, OutletSpread, Selection, Story
 
 KIND_COLOURS = {"origin": "#1f4e79", "full": "#c0392b", "extended": "#d35400", "excerpt": "#16a085",
                 "partial": "#8e44ad"}
@@ -188,6 +190,8 @@ def chain_tree(story: Story, lag_left: int = LAG_LEFT, lag_width: int = 280) -> 
 
 
 def _lag_label(seconds: float | None) -> str:
+    from pipelines.spread import duration
+
     if seconds is None:
         return "no date"
     return duration(seconds) if seconds < 0 else "+" + duration(seconds)
@@ -208,6 +212,8 @@ def network_chart(rows: list[OutletSpread], pairs: list[CopyPair], size: int = 5
     """The busiest outlets on a circle, busiest first, an arrow per copy pair, its width the number of
     stories copied; node area is articles, colour runs from origin-blue (originates) to
     copy-red (copies). None when nothing was copied."""
+    from pipelines.spread import duration
+
     if not pairs:
         return None
     by_outlet = {r.outlet: r for r in rows}

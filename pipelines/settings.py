@@ -10,16 +10,12 @@ and the command line. `storytrail config --help-settings` prints this model; a t
 from __future__ import annotations
 
 import os
-import tomllib
 from pathlib import Path
 from typing import Literal
 
-from loguru import logger
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from crawlers.config_files import DEFAULT_SOURCES_FILE, ConfigError, first_error
-from pipelines.faultpoints import KILL_AT_VARIABLE
-from pipelines.run_lock import LOCK_FD_VARIABLE
 
 
 class Section(BaseModel):
@@ -206,10 +202,10 @@ class LinkSettings(Section):
         0.1, ge=0, le=1, description="A copy with more than this share of its own text added is extended (or partial)."
     )
     cache_words: int = Field(
-        400_000, ge=1000,
+        2_000_000, ge=1000,
         description="Words of comparison text kept prepared for linking, least recently used dropped first (about "
-        "220 bytes a word: 90 MB). bench/pipeline.py's import, first 600 documents (stories of ten copies spread "
-        "over the input): 200k prepared 426 texts a second time, 400k 6.",
+        "19 bytes a word, with the line hashes 24: 48 MB). bench/pipeline.py's import, 1,810 documents of 1.27M "
+        "words (stories of ten copies spread over the input): 400k prepared 6,349 texts a second time, 2M none.",
     )
 
 
@@ -338,6 +334,8 @@ def load_settings(config_file: Path | None = None, overrides: dict | None = None
     data_dir = Path((overrides or {}).get("data_dir") or os.environ.get(ENV_PREFIX + "DATA_DIR") or "data")
     path = config_file or (data_dir / "storytrail.toml")
     if config_file is not None or path.exists():
+        import tomllib  # here: most runs have no settings file
+
         try:
             values = tomllib.loads(path.read_text(encoding="utf-8"))
         except OSError as exc:
@@ -368,19 +366,31 @@ def _from_environment() -> dict:
         key = name[len(ENV_PREFIX) :].lower()
         if key == "store":
             key = "store__url"
-        if key.startswith("es_") or name in (KILL_AT_VARIABLE, LOCK_FD_VARIABLE):  # read where they are used
+        if key.startswith("es_"):  # credentials, read where they are used
             continue
         section, _, field = key.partition("__")
         if not _is_setting(section, field):
-            unknown.append(name)
+            if name not in _read_elsewhere():
+                unknown.append(name)
         elif field:
             values.setdefault(section, {})[field] = value
         else:
             values[section] = value
     if unknown:
+        from loguru import logger
+
         logger.warning("ignored environment variable(s) that name no setting: {} (see `storytrail config --help-settings`)",
                        ", ".join(sorted(unknown)))
     return values
+
+
+def _read_elsewhere() -> tuple[str, ...]:
+    """STORYTRAIL_* variables that are no setting but are read where they are used (imported only when an
+    unknown variable is seen: a read command starts without these modules)."""
+    from pipelines.faultpoints import KILL_AT_VARIABLE
+    from pipelines.run_lock import LOCK_FD_VARIABLE
+
+    return KILL_AT_VARIABLE, LOCK_FD_VARIABLE
 
 
 def _is_setting(section: str, field: str) -> bool:

@@ -69,3 +69,27 @@ def test_no_byline_block_gives_nothing():
     tree = lxml.html.fromstring("<html><body><h1>Title</h1><p>Just text, 12 May 2020.</p></body></html>")
     byline = read_byline_block(tree, "Title", [])
     assert (byline.authors, byline.outlet, byline.published) == ([], None, None)
+
+
+def test_byline_above_the_headline_and_time_element_near_it():
+    # Boing Boing prints its byline above the h1; Süddeutsche a <time> above its headline and the author in a
+    # camelCase-named container below it, after a kicker
+    tree = lxml.html.fromstring(
+        "<html><body><div class='navbyline'><span class='author'><a>Cory Doctorow</a></span></div>"
+        "<section><time datetime='2019-05-15 05:28:29'>15. Mai 2019</time><h2>Deutschlandtakt: Flixbus greift an</h2></section>"
+        "<p>Text.</p><div class='authorProfileContainer'>Von\n<span>Markus Balser</span>, Berlin</div>"
+        "<aside><time datetime='2019-06-01'>1. Juni</time></aside></body></html>"
+    )
+    byline = read_byline_block(tree, "Flixbus greift an", [])
+
+    assert byline.authors == ["Markus Balser"]  # the nearest block after the headline wins over the one above
+    assert byline.published == datetime(2019, 5, 15, 5, 28, 29, tzinfo=timezone.utc)
+    assert read_byline_block(tree, "No such headline", []).published is None  # no headline: no <time> guess
+
+
+def test_words_before_by_are_a_label_not_a_name():
+    tree = lxml.html.fromstring(
+        "<html><body><h1>Zuckerberg offers peek</h1><div class='authorInfo'><a>Tech Industry</a><span>by</span>"
+        "<a>Steven Musil</a><time>January 18, 2017</time></div></body></html>"
+    )
+    assert read_byline_block(tree, "Zuckerberg offers peek", []).authors == ["Steven Musil"]

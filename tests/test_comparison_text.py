@@ -36,7 +36,8 @@ def test_every_word_keeps_its_span_in_the_displayed_text(cleaner):
     result = cleaner.clean(page(text))
     assert result.words[:3] == ["kirby", "said", "we"]
     assert "medecins" in result.words and "frontieres" in result.words
-    for word, (start, end) in zip(result.words, result.spans):
+    for i, word in enumerate(result.words):
+        start, end = result.char_span(i, i + 1)
         assert cleaner.clean(page(text[start:end])).words == [word]
 
 

@@ -16,6 +16,7 @@ from bench.extraction import score, shingle_match
 from crawlers import extraction
 from crawlers.extraction import ExtractedArticle, ExtractionError, extract_article
 from crawlers.metadata import split_authors
+from crawlers.page_text import drop_widget_lines
 from crawlers.sources import ExtractionHints, load_sources
 
 FIXTURES = Path(__file__).parent / "fixtures" / "extraction"
@@ -356,3 +357,30 @@ def test_page_is_parsed_once_and_extensive_date_search_runs_only_without_a_decla
     undated = extract_article(html, "https://blog.example/village-fair")
     assert extensive == [1]  # nothing before it found a date: the slow search ran, once
     assert undated.published is None
+
+
+def test_full_cascade_runs_only_when_the_fast_text_is_short(monkeypatch):
+    import trafilatura
+
+    modes = []
+    real_bare = trafilatura.bare_extraction
+    monkeypatch.setattr(trafilatura, "bare_extraction", lambda tree, **k: modes.append(k["fast"]) or real_bare(tree, **k))
+    monkeypatch.setattr(trafilatura, "extract_metadata", lambda *a, **k: pytest.fail("trafilatura's metadata pass ran"))
+    paragraphs = [f"<p>In its meeting number {i} the harbour board approved a new ferry timetable.</p>" for i in range(40)]
+
+    extract_article(f"<html><body><article>{''.join(paragraphs)}</article></body></html>", "https://a.example/long")
+    assert modes == [True]  # long enough in fast mode: readability/justext never run
+
+    modes.clear()
+    extract_article(f"<html><body><article>{''.join(paragraphs[:3])}</article></body></html>", "https://a.example/short")
+    assert modes[:2] == [True, False]  # short in fast mode: the full cascade decides
+
+
+def test_a_more_stories_heading_in_the_second_half_cuts_the_teasers():
+    article = "\n".join(f"Paragraph {i} of the article about the harbour strike and its consequences." for i in range(6))
+    teasers = "Other Opinion Columns\nFraser's lasting legacy\nMALCOLM Fraser was an effective prime minister."
+    assert drop_widget_lines(f"{article}\n{teasers}") == article
+    # the same words as a section heading in the first half of an article stay
+    lines = article.splitlines()
+    early = "\n".join([lines[0], "More stories", *lines[1:]])
+    assert drop_widget_lines(early) == early

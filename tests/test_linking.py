@@ -294,6 +294,23 @@ def test_a_story_copied_by_more_sites_than_the_cap_still_links(tmp_path):
     assert len(linked.stories()) == 1
 
 
+def test_only_the_linked_article_is_fingerprinted_and_candidates_keys_are_read_at_once(tmp_path, monkeypatch):
+    linked = Linked(tmp_path / "store.db", LinkSettings(cache_words=1000))  # two texts: candidates are evicted
+    cleaned, fingerprinted, lookups = [], [], []
+    cleaner, real_fingerprints, real_doc_freqs = linked.linker.preparer.cleaner, prepared_text.fingerprints, linked.store.doc_freqs
+    real_clean = cleaner.clean
+    monkeypatch.setattr(cleaner, "clean", lambda a, recurring=frozenset(): cleaned.append(a.url) or real_clean(a, recurring))
+    monkeypatch.setattr(prepared_text, "fingerprints", lambda words, k, w: fingerprinted.append(1) or real_fingerprints(words, k, w))
+    monkeypatch.setattr(linked.store, "doc_freqs", lambda hashes: lookups.append(1) or real_doc_freqs(hashes))
+    text = prose(500, 30)
+    outcomes = linked.add(*(article(f"https://site{i}.example.com/x", text, DAY + timedelta(hours=i)) for i in range(5)))
+    lookups.clear()
+    (last,) = linked.add(article("https://site5.example.com/x", text, DAY + timedelta(hours=5)))
+    assert [o.action for o in outcomes + [last]] == ["new_story"] + ["joined_story"] * 5
+    assert len(cleaned) > 6 and len(fingerprinted) == 6  # evicted candidates are cleaned again, never fingerprinted
+    assert len(lookups) == 2  # the new article's recurring lines, then its five candidates' in one lookup
+
+
 def test_linking_an_unchanged_article_again_changes_nothing(linked):
     text = prose(500, 15)
     linked.add(article("https://example.org/o", text), article("https://example.net/c", text, DAY + timedelta(hours=1)))

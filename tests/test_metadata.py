@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import lxml.html
 
-from crawlers.metadata import find_byline_in_text, parse_datetime, read_json_ld, read_meta_tags
+from crawlers.metadata import find_byline_in_text, find_dateline_in_text, parse_datetime, read_json_ld, read_meta_tags
 
 
 def _tree(head: str, body: str = "") -> lxml.html.HtmlElement:
@@ -56,3 +56,21 @@ def test_attribution_and_written_by_lines_name_the_author():
 def test_parse_datetime_needs_a_year():
     assert parse_datetime("March 18 at 3:57 PM") is None
     assert parse_datetime("21:17 18.11.2019") == datetime(2019, 11, 18, 21, 17, tzinfo=timezone.utc)
+
+
+def test_microdata_meta_tags_give_author_and_date():
+    # Seattle Times: <meta itemprop="author">; Sputnik: name="pubdate" itemprop="datePublished" on one tag
+    tree = _tree('<meta itemprop="author" content="Benjamin Romano">'
+                 '<meta content="2019-11-18T21:17:27Z" itemprop="datePublished" name="pubdate">')
+
+    found = read_meta_tags(tree, "https://www.seattletimes.com/x")
+
+    assert found.authors == ["Benjamin Romano"]
+    assert found.published == datetime(2019, 11, 18, 21, 17, 27, tzinfo=timezone.utc)
+
+
+def test_a_dateline_opening_the_text_gives_the_date():
+    assert find_dateline_in_text("Feb. 23, 2015 -- Life-threatening peanut allergies") == datetime(2015, 2, 23, tzinfo=timezone.utc)
+    assert find_dateline_in_text("Reviewed by Ana Ruiz, MD\n9 August 2016 — The council met.") == datetime(2016, 8, 9, tzinfo=timezone.utc)
+    assert find_dateline_in_text("On Feb. 23, 2015 -- the council met.") is None  # not at the start
+    assert find_dateline_in_text("Feb. 23, 2015 was a Monday.") is None  # no dateline dash

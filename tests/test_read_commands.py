@@ -1,9 +1,10 @@
 """Read commands start light: they import only what they use, create no crawl state, and a collapsed search
-reads only the hits it shows."""
+reads only the hits it shows. (How light, against `import scrapy, trafilatura`: bench/pipeline.py --parts startup.)"""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -21,6 +22,12 @@ from pipelines.stores.sqlite import SqliteStore
 
 # What the crawl stack brings; a read command must start without any of it.
 CRAWL_STACK = ("scrapy", "twisted", "trafilatura", "htmldate", "courlan", "networkx", "tldextract", "lxml", "feedparser")
+# Nor what only other commands use: the report's templates, parquet, Datasette, the sources file's YAML, and
+# loguru (with the asyncio it imports) while nothing logs.
+NOT_FOR_READING = (*CRAWL_STACK, "jinja2", "pyarrow", "datasette", "yaml", "loguru", "asyncio")
+OTHER_COMMANDS = ("pipelines.cycle", "pipelines.linking", "pipelines.importer", "pipelines.report", "pipelines.spread",
+                  "pipelines.alerts", "pipelines.scheduler", "pipelines.maintenance", "pipelines.run_lock",
+                  "pipelines.cli.gather", "pipelines.cli.admin", "pipelines.cli.alerts", "pipelines.cli.operate")
 ORIGIN = "https://thecradle.co/articles/tanker-held-off-the-harbour"
 READ_COMMANDS = [
     ["search", "tanker"],
@@ -57,25 +64,27 @@ def store_only(tmp_path: Path) -> Path:
     return tmp_path / "data"
 
 
-def _run_and_list_modules(args: list[str], data_dir: Path) -> tuple[subprocess.CompletedProcess, list[str]]:
-    """Run a command in a fresh interpreter; also return which crawl-stack modules it had imported."""
+def _run_and_list_modules(args: list[str], data_dir: Path, env: dict | None = None,
+                          unwanted: tuple[str, ...] = NOT_FOR_READING) -> tuple[subprocess.CompletedProcess, list[str]]:
+    """Run a command in a fresh interpreter; also return which of the `unwanted` packages and of the other
+    commands' modules it had imported."""
     code = (
         "import sys\n"
         "from pipelines.cli import main\n"
         f"sys.argv = ['storytrail', *{args!r}, '--data-dir', {str(data_dir)!r}]\n"
         "try:\n    main()\nexcept SystemExit as exit:\n    code = exit.code\nelse:\n    code = 0\n"
-        f"loaded = sorted({{m.split('.')[0] for m in sys.modules}} & set({CRAWL_STACK!r}))\n"
+        f"loaded = sorted(({{m.split('.')[0] for m in sys.modules}} & set({unwanted!r})) | (set(sys.modules) & set({OTHER_COMMANDS!r})))\n"
         "print('MODULES=' + ','.join(loaded), file=sys.stderr)\n"
         "sys.exit(code)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=environment(None), capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, env={**environment(None), **(env or {})},
+                            capture_output=True, text=True, timeout=120)
     line = next(line for line in result.stderr.splitlines() if line.startswith("MODULES="))
     return result, [m for m in line[len("MODULES="):].split(",") if m]
 
 
 @pytest.mark.parametrize("args", READ_COMMANDS, ids=lambda a: " ".join(a[:1] + a[2:]))
-def test_read_commands_import_no_crawl_stack_and_create_no_state(store_only: Path, args: list[str]):
+def test_read_commands_import_only_what_they_use_and_create_no_state(store_only: Path, args: list[str]):
     result, loaded = _run_and_list_modules(args, store_only)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip()
@@ -84,11 +93,11 @@ def test_read_commands_import_no_crawl_stack_and_create_no_state(store_only: Pat
 
 
 def test_a_gathering_command_does_import_the_crawl_stack(store_only: Path, tmp_path: Path):
-    """The check above can fail: `import` brings the extraction stack."""
+    """The check above can fail: `import` brings the extraction stack, loguru and its own command module."""
     documents = tmp_path / "docs.jsonl"
     documents.write_text(json.dumps({"url": "https://a.example.org/x", "html": "<p>Some text of a page.</p>"}) + "\n")
     result, loaded = _run_and_list_modules(["import", str(documents), "--workers", "1"], store_only)
-    assert "trafilatura" in loaded
+    assert {"trafilatura", "loguru", "pipelines.cli.gather"} <= set(loaded)
 
 
 def test_stats_reads_an_existing_crawl_state_without_writing_it(store_only: Path):
@@ -129,3 +138,27 @@ def test_collapsed_search_stops_at_the_limit_on_every_store(store: Store):
     assert all(h.copies == 3 for h in hits)
     if hasattr(store, "_server_collapse"):  # Elasticsearch and its look-alikes collapse on the server
         assert store._server_collapse is True
+
+
+def test_a_read_command_that_logs_loads_loguru_and_logs_in_storytrails_format(store_only: Path):
+    """loguru is configured when something first imports it: a warning still comes out as one of our lines."""
+    result, loaded = _run_and_list_modules(["search", "tanker", "--json"], store_only, env={"STORYTRAIL_NO_SUCH": "1"},
+                                           unwanted=("loguru",))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "loguru" in loaded
+    warning = [line for line in result.stderr.splitlines() if "STORYTRAIL_NO_SUCH" in line]
+    assert len(warning) == 1 and re.fullmatch(r"\d\d:\d\d:\d\d WARNING - +ignored environment variable\(s\) .*", warning[0])
+
+
+def test_every_command_is_listed_with_the_module_that_defines_it():
+    """The CLI imports a command's module from this table: a command missing from it could not be run."""
+    from typer.main import get_command_name
+
+    from pipelines.cli.common import COMMAND_MODULES, LazyCommands, app
+
+    LazyCommands(name="storytrail").list_commands(None)  # imports every command module
+    defined = {info.name or get_command_name(info.callback.__name__): info.callback.__module__
+               for info in app.registered_commands}
+    groups = {info.name: info.typer_instance for info in app.registered_groups}
+    assert groups == {"alerts": sys.modules["pipelines.cli.alerts"].alerts_app} and COMMAND_MODULES["alerts"] == "alerts"
+    assert defined == {name: f"pipelines.cli.{module}" for name, module in COMMAND_MODULES.items() if name not in groups}

@@ -1,8 +1,10 @@
 """Extraction on the real dev set (tests/data/real): pages other people saved, with what a reader sees on them.
 
-The thresholds are a little under what `bench/extraction.py --all` measured on the 53 pages (title 51, authors
-49, date 45 of the 48 pages that show one), so a regression on any field fails here; six pages labelled after
-the code froze are among them, and four of them still fail a metadata field (see the README's benchmark section).
+The thresholds are a little under what `bench/extraction.py --all` measured on the 53 pages (title 53, authors
+50, date 47 of the 48 pages that show one), so a regression on any field fails here; six pages labelled after
+the code froze are among them (two of them, Süddeutsche and WebMD, were looked at since, for the kicker, `h2`
+headline, `<time>` and dateline rules), and two of them still fail a metadata field (see the README's benchmark
+section).
 """
 
 from __future__ import annotations
@@ -54,9 +56,9 @@ def test_titles_authors_and_dates_as_a_reader_sees_them(results):
     authors = sum(same_authors(page, got.authors) for page, got in results.values())
     dated = [same_date(page.date, got.published) for page, got in results.values() if page.date]
 
-    assert titles >= len(results) - 3
-    assert authors >= len(results) - 5
-    assert sum(dated) >= len(dated) - 4
+    assert titles >= len(results) - 1
+    assert authors >= len(results) - 4
+    assert sum(dated) >= len(dated) - 2
 
 
 def test_body_starts_and_ends_where_the_article_does(results):
@@ -90,3 +92,14 @@ def test_site_suffix_is_gone_and_the_visible_headline_wins(results):
 def test_sputnik_page_date_and_credits(results):
     sputnik = next(article for page, article in results.values() if "sputniknews" in page.key)
     assert sputnik.published == datetime(2019, 11, 18, 21, 17, 27, tzinfo=timezone.utc)
+
+
+def test_kicker_h2_headline_time_element_and_dateline_on_real_pages(results):
+    got = {page.key: article for page, article in results.values()}
+    sz = got["trafilatura-sueddeutsche.de.flixtrain"]  # kicker in the h1, <time> above the h2, author below
+    assert (sz.title, sz.authors) == ("Flixbus attackiert Deutsche Bahn", ["Markus Balser"])
+    assert sz.published.date().isoformat() == "2019-05-15"
+    webmd = got["readability-webmd-1"]  # h1: the section; the date in a dateline after a "Reviewed by" line
+    assert webmd.title == "Babies Who Eat Peanuts Early May Avoid Allergy"
+    assert webmd.published.date().isoformat() == "2015-02-23"
+    assert got["readability-cnet"].authors == ["Steven Musil"]  # "Tech Industry" before "by" is a label

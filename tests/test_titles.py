@@ -77,3 +77,21 @@ def test_page_headings_in_document_order_without_duplicates():
         "<span itemprop='headline'>Base attacked</span></body></html>"
     )
     assert page_headings(tree) == ["Aletho News", "Base attacked"]
+
+
+def test_an_h2_headline_agreeing_with_the_title_wins_over_a_section_name_h1():
+    # WebMD: the h1 is the section ("Allergies Health Center"), the headline an h2 equal to <title>
+    title = choose_title(hinted=None, declared=[None, None, None, "Babies Who Eat Peanuts Early May Avoid Allergy"],
+                         headings=["Allergies Health Center"], site_names=["webmd"],
+                         subheadings=["Tools & Resources", "Babies Who Eat Peanuts Early May Avoid Allergy"])
+    assert title == "Babies Who Eat Peanuts Early May Avoid Allergy"
+    # subheadings that agree with nothing are never taken
+    assert choose_title(hinted=None, declared=[], headings=[], site_names=[], subheadings=["Tools & Resources"]) is None
+
+
+def test_a_kicker_the_declared_title_leaves_out_is_dropped():
+    arguments = dict(hinted=None, headings=["Deutschlandtakt: Flixbus attackiert Deutsche Bahn"], site_names=["sueddeutsche"])
+    assert choose_title(declared=[None, None, "Flixbus attackiert Deutsche Bahn", None], **arguments) == "Flixbus attackiert Deutsche Bahn"
+    # the same heading is kept whole when the page's own title has the kicker too
+    assert (choose_title(declared=[None, None, "Deutschlandtakt: Flixbus attackiert Deutsche Bahn", None], **arguments)
+            == "Deutschlandtakt: Flixbus attackiert Deutsche Bahn")

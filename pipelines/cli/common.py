@@ -9,29 +9,26 @@ from __future__ import annotations
 import json
 import sqlite3
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from enum import IntEnum
 from functools import wraps
+from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperGroup
 
-from crawlers.config_files import ConfigError
-from crawlers.state import StateError
 from pipelines.logs import console, use_log_settings
-from pipelines.query import QueryError
-from pipelines.run_lock import DataDirLocked
 from pipelines.settings import Settings, load_settings
-from pipelines.stores.base import StoreError
-from pipelines.stores.credentials import mask_secrets
 
 if TYPE_CHECKING:
     from pipelines.cycle import Pipeline
     from pipelines.stores.base import Store
+
 
 class ExitCode(IntEnum):
     """What `storytrail` exits with; the README and `storytrail --help` list the same."""
@@ -52,8 +49,45 @@ EXIT_CODES_HELP = (
     "75 another storytrail process holds the data dir (the message names it)."
 )
 
+# Which module of pipelines/cli defines each command, in the order `storytrail --help` lists them.
+COMMAND_MODULES = {
+    "run": "gather", "demo": "gather", "import": "gather",
+    "search": "reading", "stats": "reading", "story": "reading", "stories": "reading",
+    "migrate": "admin", "config": "admin",
+    "spread": "research", "export": "research", "report": "research", "browse": "research",
+    "schedule": "operate", "status": "operate",
+    "backfill": "maintain", "reextract": "maintain", "relink": "maintain",
+    "check": "repair", "reindex": "repair",
+    "alerts": "alerts",
+}
+
+
+class LazyCommands(TyperGroup):
+    """The top-level command group. A command's module is imported when that command runs (all of them when
+    `--help` lists them, or a name is unknown and close ones are suggested), so `search` starts without
+    what `report` or `run` import."""
+
+    def list_commands(self, ctx: typer.Context) -> list[str]:
+        self._load(COMMAND_MODULES)
+        return [name for name in COMMAND_MODULES if name in self.commands]
+
+    def get_command(self, ctx: typer.Context, name: str) -> Any:
+        if name not in self.commands:
+            self._load([name] if name in COMMAND_MODULES else COMMAND_MODULES)
+        return self.commands.get(name)
+
+    def _load(self, names: Iterable[str]) -> None:
+        """Import the modules defining `names`, and add the commands they register on `app`."""
+        wanted = [name for name in names if name not in self.commands]
+        for module in dict.fromkeys(COMMAND_MODULES[name] for name in wanted):
+            import_module(f"pipelines.cli.{module}")
+        if wanted:
+            for name, command in typer.main.get_group(app).commands.items():
+                self.commands.setdefault(name, command)
+
+
 app = typer.Typer(help="Follow how news stories are republished across sites.", epilog=EXIT_CODES_HELP,
-                  no_args_is_help=True, add_completion=False)
+                  no_args_is_help=True, add_completion=False, cls=LazyCommands)
 
 # --log-format / --log-file come before the command and apply to whichever command runs.
 _log_overrides: dict[str, Any] = {}
@@ -85,21 +119,39 @@ def friendly_errors(command: Callable) -> Callable:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
-        except (ConfigError, StoreError, QueryError) as exc:
-            if kwargs.get("verbose"):  # --verbose keeps the traceback
+        except typer.Exit:  # the command has said why already
+            raise
+        except Exception as exc:
+            code = _exit_code(exc)
+            if code is None or (kwargs.get("verbose") and code != ExitCode.LOCKED):  # --verbose keeps the traceback
                 raise
-            console.print(f"[bold red]error:[/] {escape(mask_secrets(str(exc)))}", markup=True, highlight=False)
-            raise typer.Exit(ExitCode.BAD_INPUT) from None
-        except (StateError, sqlite3.DatabaseError, OSError) as exc:  # storage faults, unusable paths and files
-            if kwargs.get("verbose"):
-                raise
-            console.print(f"[bold red]error:[/] {escape(mask_secrets(describe_fault(exc)))}", markup=True, highlight=False)
-            raise typer.Exit(ExitCode.BAD_INPUT if isinstance(exc, BAD_PATH_ERRORS) else ExitCode.FAILED) from None
-        except DataDirLocked as exc:
-            console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
-            raise typer.Exit(ExitCode.LOCKED) from None
+            if code == ExitCode.LOCKED:
+                console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+            else:
+                from pipelines.stores.credentials import mask_secrets
+
+                console.print(f"[bold red]error:[/] {escape(mask_secrets(describe_fault(exc)))}", markup=True, highlight=False)
+            raise typer.Exit(code) from None
 
     return wrapper
+
+
+def _exit_code(exc: Exception) -> ExitCode | None:
+    """The exit code of an expected failure; None for anything else. The error classes are imported here,
+    once something failed: a command that succeeds need not load the modules that define them."""
+    from crawlers.config_files import ConfigError
+    from crawlers.state import StateError
+    from pipelines.query import QueryError
+    from pipelines.run_lock import DataDirLocked
+    from pipelines.stores.base import StoreError
+
+    if isinstance(exc, (ConfigError, StoreError, QueryError)):
+        return ExitCode.BAD_INPUT
+    if isinstance(exc, (StateError, sqlite3.DatabaseError, OSError)):  # storage faults, unusable paths and files
+        return ExitCode.BAD_INPUT if isinstance(exc, BAD_PATH_ERRORS) else ExitCode.FAILED
+    if isinstance(exc, DataDirLocked):
+        return ExitCode.LOCKED
+    return None
 
 
 # A path that cannot be used as given (a data dir under a file, a file where a directory must be): bad input.
@@ -107,7 +159,7 @@ BAD_PATH_ERRORS = (NotADirectoryError, IsADirectoryError, FileExistsError, FileN
 
 
 def describe_fault(exc: BaseException) -> str:
-    """One line for a storage fault or an unusable path, naming the file."""
+    """One line for an expected failure; for a storage fault or an unusable path, naming the file."""
     if isinstance(exc, OSError) and exc.strerror:
         where = f": {exc.filename}" if exc.filename else ""
         return f"{exc.strerror}{where}"

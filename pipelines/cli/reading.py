@@ -11,7 +11,6 @@ from functools import cache
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from pipelines.cli.common import (AsJson, ConfigFile, DataDir, ExitCode, StoreUrl, app, friendly_errors, out, print_json,
                                   read_store, settings_from)
@@ -53,6 +52,8 @@ def search(query: Annotated[str, typer.Argument(help='Lucene-style: "exact phras
     if as_json:
         print_json(rows)
         return
+    from rich.table import Table
+
     table = Table("published", "outlet", "title", "url", title=f"{len(rows)} hit(s) for {query}")
     for row in rows:
         table.add_row((row["published"] or "")[:10], row["outlet"], row["title"] or "", row["url"])
@@ -96,6 +97,8 @@ def stats(data_dir: DataDir = None, store: StoreUrl = None, config: ConfigFile =
     if as_json:
         print_json(result)
         return
+    from rich.table import Table
+
     table = Table("outlet", "articles", "last poll", "last fetch", "feed errors", title=f"{store_stats.articles} articles, {store_stats.stories} stories")
     for outlet in sorted(set(sources) | set(store_stats.by_outlet)):
         entry = sources.get(outlet, {})
@@ -112,12 +115,18 @@ def story(url: Annotated[str, typer.Argument(help="Any copy's URL, or a story id
           data_dir: DataDir = None, store: StoreUrl = None, config: ConfigFile = None, as_json: AsJson = False,
           passages: Annotated[bool, typer.Option("--passages", help="With --json: the copied passages, and those shared with other stories, as character offsets.")] = False) -> None:
     """The syndication chain of the story holding URL: its origin, then every copy."""
-    from crawlers.sources import load_sources
     from pipelines.story_report import StoryNotFound, story_json, story_tree
 
     setup_logging(False)
     settings = settings_from(data_dir, store, config)
-    sources = cache(lambda: load_sources(settings.sources_file))  # read once, and only when needed
+
+    @cache
+    def sources() -> SourceRegistry:
+        """The sources file, read once and only when needed (a URL not stored as given, --passages)."""
+        from crawlers.sources import load_sources
+
+        return load_sources(settings.sources_file)
+
     with read_store(settings) as opened:
         try:
             key = _story_key(opened, sources, url)
@@ -132,6 +141,7 @@ def story(url: Annotated[str, typer.Argument(help="Any copy's URL, or a story id
 
 def _story_key(store: Store, sources: Callable[[], SourceRegistry], given: str) -> str:
     """The stored URL of a story named by any copy's URL or by its story id."""
+    from crawlers.urls import normalize_url
     from pipelines.story_report import StoryNotFound, stored_url
 
     given = given.strip()
@@ -145,6 +155,8 @@ def _story_key(store: Store, sources: Callable[[], SourceRegistry], given: str) 
             raise StoryNotFound(f"no story with id {given!r}, and it is not a URL")
         given = "https://" + given
     try:
+        if normalize_url(given) == given and store.get_many([given]):
+            return given  # stored as given: no need to read the sources for its outlet's other domains
         return stored_url(store, sources(), given)
     except ValueError as exc:
         raise StoryNotFound(str(exc)) from None

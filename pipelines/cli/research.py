@@ -12,7 +12,7 @@ import json
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -21,8 +21,9 @@ from pipelines.cli.common import (AsJson, ConfigFile, DataDir, ExitCode, StoreUr
 from pipelines.logs import console, setup_logging
 from pipelines.settings import Settings
 from pipelines.report_charts import MAX_ARTICLES, MAX_TREES
-from pipelines.spread import (PERIODS, Selection, copy_pairs, outlet_spread, select_stories, spread_json, spread_table,
-                              timeline, timeline_table, write_spread_csv)
+
+if TYPE_CHECKING:
+    from pipelines.spread import Selection
 
 Query = Annotated[str | None, typer.Argument(help='Lucene-style, as in `search` ("Syria", outlet:sputnik); none: every story.')]
 Since = Annotated[str | None, typer.Option("--since", help="Only stories whose origin was published on or after this day (YYYY-MM-DD).")]
@@ -31,6 +32,8 @@ Output = Annotated[Path | None, typer.Option("-o", "--output", help="Write here 
 
 
 def selected(settings: Settings, query: str | None, since: str | None, until: str | None) -> Selection:
+    from pipelines.spread import select_stories
+
     first, last = _day(since, "--since"), _day(until, "--until")
     with read_store(settings) as store:
         selection = select_stories(store, query, first, last)
@@ -56,6 +59,9 @@ def spread(query: Query = None, since: Since = None, until: Until = None,
            data_dir: DataDir = None, store: StoreUrl = None, config: ConfigFile = None, as_json: AsJson = False,
            as_csv: Annotated[bool, typer.Option("--csv", help="Print the per-outlet table as CSV.")] = False) -> None:
     """Per outlet: stories originated, copies made, first appearance, lag to copy, who copies whom."""
+    from pipelines.spread import (PERIODS, copy_pairs, outlet_spread, spread_json, spread_table, timeline, timeline_table,
+                                  write_spread_csv)
+
     if by not in PERIODS:
         raise typer.BadParameter(f"{by!r}: use day, week or month", param_hint="--by")
     setup_logging(False)

@@ -12,8 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
-from loguru import logger
-
 from crawlers.config_files import ConfigError
 from pipelines.settings import StoreSettings
 from pipelines.stores.base import Store
@@ -51,11 +49,12 @@ def _open_sqlite(url: str, netloc: str, path: str) -> Store:
         raise ConfigError(f"store URL {redact_url(url)!r}: no database file; use sqlite:///path/storytrail.db")
     if path != ":memory:" and Path(path).is_dir():
         raise ConfigError(f"store URL {redact_url(url)!r}: {path} is a directory; name the database file in it")
-    logger.bind(store=url).debug("opening SQLite store")
-    return SqliteStore(path)
+    return SqliteStore(path)  # no log line here: it would import loguru (and asyncio) into every read command
 
 
 def _open_elasticsearch(parts, settings: StoreSettings) -> Store:
+    from loguru import logger
+
     from pipelines.stores.elasticsearch import ElasticsearchStore
 
     shown = redact_url(urlunsplit(parts))
