@@ -19,6 +19,7 @@ import os
 import shlex
 import socket
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -73,7 +74,7 @@ def hold_data_dir(data_dir: Path, command: str | None = None) -> Iterator[int]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise DataDirLocked(f"the data dir {data_dir} is in use by {read_holder(path).describe()}; "
+            raise DataDirLocked(f"the data dir {data_dir} is in use by {_written_holder(path).describe()}; "
                                 "storytrail runs one writing command per data dir at a time") from None
         _write_holder(fd, command or _this_command())
         _held[path] = fd
@@ -91,6 +92,16 @@ def read_holder(path: Path) -> Holder:
         data = {}
     return Holder(pid=data.get("pid"), command=data.get("command", ""), since=data.get("since", ""),
                   host=data.get("host", ""))
+
+
+def _written_holder(path: Path, wait_seconds: float = 1.0) -> Holder:
+    """The holder, waiting a moment for its details: a process that has just taken the lock writes them next."""
+    deadline = time.monotonic() + wait_seconds
+    holder = read_holder(path)
+    while holder.pid is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+        holder = read_holder(path)
+    return holder
 
 
 def child_environment(fd: int) -> dict[str, str]:
@@ -121,8 +132,9 @@ def _inherited_lock(path: Path) -> int | None:
 def _write_holder(fd: int, command: str) -> None:
     since = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
     text = json.dumps({"pid": os.getpid(), "command": command, "since": since, "host": socket.gethostname()})
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, (text + "\n").encode(), 0)
+    data = (text + "\n").encode()
+    os.pwrite(fd, data, 0)  # written, then cut to length: a reader never sees an empty file mid-write
+    os.ftruncate(fd, len(data))
 
 
 def _this_command() -> str:

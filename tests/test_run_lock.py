@@ -77,3 +77,23 @@ def test_migrate_waits_for_no_run_it_exits_75_while_the_data_dir_is_held(tmp_pat
         result = run_storytrail("migrate", "--to", f"sqlite:///{tmp_path / 'copy.db'}", data_dir=tmp_path)
     assert result.returncode == 75, result.stderr[-2000:]
     assert "storytrail schedule" in result.stderr and not (tmp_path / "copy.db").exists()
+
+
+def test_a_refused_process_waits_for_the_details_the_new_holder_is_about_to_write(tmp_path):
+    # The lock is taken before its holder's details are written: a process refused in that moment names the
+    # holder once they appear, instead of "an unknown process".
+    import threading
+
+    from pipelines import run_lock
+
+    path = lock_path(tmp_path)
+    path.write_text("")
+    fd = os.open(path, os.O_RDWR)
+    writer = threading.Timer(0.2, run_lock._write_holder, (fd, "storytrail run"))
+    writer.start()
+    try:
+        holder = run_lock._written_holder(path)
+    finally:
+        writer.join()
+        os.close(fd)
+    assert holder.pid == os.getpid() and holder.command == "storytrail run"
