@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from itertools import islice
 from pathlib import Path
@@ -73,17 +74,17 @@ def vocabulary_of(articles: list[Article]) -> list[str]:
 
 def cycle_articles(base: list[Article], n: int, rng: random.Random, start: int) -> tuple[list[Article], list[Article]]:
     """(the cycle's new articles, the base originals some of them copy)."""
-    fresh = [a.model_copy(update={"url": a.url.replace("/0", "/new-0", 1), "story_id": None,
-                                  "fetched_at": datetime.now(timezone.utc)})
+    fresh = [replace(a, url=a.url.replace("/0", "/new-0", 1), story_id=None,
+                     fetched_at=datetime.now(timezone.utc))
              for a in synthetic_articles(int(n * (1 - COPY_SHARE)), seed=start)]
     originals = rng.sample(base, n - len(fresh))
     copies = []
     for k, original in enumerate(originals):
         outlet = next(o for o in OUTLETS[::-1] if o != original.outlet)
-        copies.append(original.model_copy(update={
-            "url": f"https://{outlet}.example/copy/{k:06d}", "outlet": outlet, "domain": f"{outlet}.example",
-            "story_id": None, "is_origin": False, "published": original.published + timedelta(hours=3),
-            "fetched_at": datetime.now(timezone.utc)}))
+        copies.append(replace(
+            original, url=f"https://{outlet}.example/copy/{k:06d}", outlet=outlet, domain=f"{outlet}.example",
+            story_id=None, is_origin=False, published=original.published + timedelta(hours=3),
+            fetched_at=datetime.now(timezone.utc)))
     mixed = fresh + copies
     rng.shuffle(mixed)
     return mixed, originals
@@ -97,7 +98,7 @@ def measure(kind: str, store: Store, args: argparse.Namespace, workdir: Path) ->
     base: list[Article] = []
     with _clock_back(timedelta(days=1)):  # the base was indexed before the searches' last evaluation
         for batch in _batches(synthetic_articles(args.base, args.seed), StoreSettings().bulk_docs):
-            batch = [a.model_copy(update={"story_id": None}) for a in batch]  # linked stories only (the originals below)
+            batch = [replace(a, story_id=None) for a in batch]  # linked stories only (the originals below)
             base.extend(batch)
             store.upsert(batch)
         start = datetime.now(timezone.utc).isoformat()

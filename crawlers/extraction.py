@@ -32,6 +32,7 @@ from trafilatura.xml import xmltotxt
 from crawlers.decoding import decode_html
 from crawlers.byline import clean_authors, read_byline_block
 from crawlers.metadata import (
+    PageElements,
     PageMetadata,
     absolute_url,
     find_byline_in_text,
@@ -130,18 +131,19 @@ def extract_article(
     if not text_html or not text_html.strip():
         raise ExtractionError(f"empty page: {url}")
     tree = _parse(text_html, url)
-    base_url = absolute_url(url, _base_href(tree)) or url
+    elements = PageElements(tree)
+    base_url = absolute_url(url, _base_href(elements)) or url
 
     body = _hinted_body(tree, hints, base_url, url)
     if body is None:
         body = _generic_body(tree, text_html, base_url, url, options)
 
     hinted = _hinted_metadata(tree, hints, url)
-    next_data = read_next_data(tree, url) if hints.next_data else PageMetadata()
-    json_ld, meta_tags = read_json_ld(tree, base_url), read_meta_tags(tree, base_url)
+    next_data = read_next_data(elements, url) if hints.next_data else PageMetadata()
+    json_ld, meta_tags = read_json_ld(elements, base_url), read_meta_tags(elements, base_url)
     declared = next_data.merged_over(json_ld).merged_over(meta_tags)
     site_names = _site_names(declared, json_ld, url, outlet_names)
-    page_title = tree.findtext(".//title")
+    page_title = _page_title(elements)
     title = choose_title(
         hinted=hinted.title,
         declared=[next_data.title, json_ld.title, meta_tags.title, page_title],
@@ -229,9 +231,14 @@ def _parse(text_html: str, url: str) -> HtmlElement:
     return tree
 
 
-def _base_href(tree: HtmlElement) -> str | None:
-    base = tree.find(".//base[@href]")
-    return base.get("href") if base is not None else None
+def _base_href(elements: PageElements) -> str | None:
+    return next((href for href in (base.get("href") for base in elements.of("base")) if href is not None), None)
+
+
+def _page_title(elements: PageElements) -> str | None:
+    """The first `<title>`'s text ("" when it is empty), None without one: what `tree.findtext(".//title")` gives."""
+    titles = elements.of("title")
+    return (titles[0].text or "") if titles else None
 
 
 def _hinted_body(tree: HtmlElement, hints: ExtractionHints, base_url: str, url: str) -> tuple[str, list[str]] | None:

@@ -14,6 +14,7 @@ import json
 import sqlite3
 import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -144,6 +145,18 @@ class CrawlState:
     def close(self) -> None:
         self.db.close()
 
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE ... COMMIT, rolled back on any error or interruption."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self.db.execute("COMMIT")
+        except BaseException:
+            if self.db.in_transaction:  # SQLite may have rolled back already (disk full)
+                self.db.execute("ROLLBACK")
+            raise
+
     # -- feeds ----------------------------------------------------------------------------------
     def get_feed(self, url: str, source: str) -> FeedState:
         row = self.db.execute("SELECT * FROM feeds WHERE url = ?", (url,)).fetchone()
@@ -167,8 +180,7 @@ class CrawlState:
 
     def save_feed(self, feed: FeedState, pages: list[QueuedPage] = ()) -> list[QueuedPage]:
         """Save a feed's state and queue its pages in one transaction; returns the pages not seen before."""
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction():
             added = self._queue(pages)
             self.db.execute(
                 "INSERT OR REPLACE INTO feeds (url, source, etag, last_modified, body_hash, last_polled_at, "
@@ -180,11 +192,6 @@ class CrawlState:
                     feed.interval_min, _format_time(feed.last_success_at), _format_time(feed.last_new_at), feed.new_gap_min,
                 ),
             )
-            self.db.execute("COMMIT")
-        except BaseException:
-            if self.db.in_transaction:  # SQLite may have rolled back already (disk full)
-                self.db.execute("ROLLBACK")
-            raise
         return added
 
     def list_feeds(self) -> list[FeedState]:
@@ -193,15 +200,8 @@ class CrawlState:
     # -- pages ----------------------------------------------------------------------------------
     def queue(self, pages: list[QueuedPage]) -> list[QueuedPage]:
         """Queue pages; returns those not seen before."""
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            added = self._queue(pages)
-            self.db.execute("COMMIT")
-        except BaseException:
-            if self.db.in_transaction:  # SQLite may have rolled back already (disk full)
-                self.db.execute("ROLLBACK")
-            raise
-        return added
+        with self._transaction():
+            return self._queue(pages)
 
     def _queue(self, pages: list[QueuedPage]) -> list[QueuedPage]:
         now = _format_time(utcnow())
@@ -249,8 +249,10 @@ class CrawlState:
             ("retry" if retryable else "failed", reason, url),
         )
 
-    def mark_indexed(self, url: str) -> None:
-        self.db.execute("UPDATE pages SET status = 'indexed', error = NULL WHERE url = ?", (url,))
+    def mark_indexed(self, urls: list[str]) -> None:
+        """The pages of one store commit are in the store: one state transaction for them all."""
+        with self._transaction():
+            self.db.executemany("UPDATE pages SET status = 'indexed', error = NULL WHERE url = ?", [(u,) for u in urls])
 
     def mark_unusable(self, url: str, reason: str) -> None:
         """A fetched page that cannot become an article (no text): kept archived, not retried."""

@@ -21,9 +21,11 @@ _SEPARATOR = re.compile(r"(\s+(?:\||-{1,2}|–|—|::|·|•|»)\s+)")
 _WORD = re.compile(r"\w+")
 # What may follow a site's name in its own title segment: "Salon.com", "RT World News", "Sputnik International".
 _GENERIC_SUFFIXES = frozenset({"", "com", "net", "org", "news", "worldnews", "international", "online", "newsnetwork", "magazine"})
-# (`contains` first, the exact class token after: the cheap test runs on every element)
-_HEADING_XPATH = ("//h1 | //*[@itemprop='headline'] | //*[contains(@class, 'entry-title')]"
-                  "[contains(concat(' ', normalize-space(@class), ' '), ' entry-title ')]")
+# Reached through the attributes (`//@itemprop`, `//@class`), not `//*[@itemprop=...]`: the same elements in the
+# same order, with no predicate run on every element: 0.33 against 0.55 ms a page, identical lists, on the 181
+# benchmark pages and the tests' pages (issue 11). `contains` first, the exact class token after.
+_HEADING_XPATH = ("//h1 | //@itemprop[. = 'headline']/.. | //@class[contains(., 'entry-title')]"
+                  "/parent::*[contains(concat(' ', normalize-space(@class), ' '), ' entry-title ')]")
 # Headings looked at, in document order: the article's own comes early; later ones are teasers.
 MAX_HEADINGS = 6
 # A kicker: a short label before the headline, "Deutschlandtakt: Flixbus attackiert Deutsche Bahn".

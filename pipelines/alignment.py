@@ -1,7 +1,9 @@
 """Verification of a candidate pair: which passages of one text stand in the other, and is that a copy.
 
-Greedy tiling over word runs: every run of `min_run` identical words found in both texts seeds a match,
-extended as far as the words agree, and scanning goes on after it. The result
+Greedy tiling over word runs: scanning B, every run of `min_run` identical words found in both texts seeds a
+match (A's last such run), extended as far as the words agree, and scanning goes on after it. A's runs are
+looked up through their rarest word, so A needs only its word counts and the positions of the words looked up
+(`ComparisonText.counts`, `positions`: kept for one linking call), not an index of every run. The result
 gives containment both ways (how much of A is in B, and of B in A) and the passages with character
 offsets into each article's `text`.
 
@@ -14,12 +16,14 @@ article stay apart, while a teaser, a 30% excerpt inside a long page or a copy w
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import repeat
 
 from pipelines.comparison_text import ComparisonText
 from pipelines.settings import LinkSettings
 
 EXTEND_BLOCK = 32  # words compared at once when a match is extended
 MERGE_GAP_WORDS = 5  # passages this close in both texts are shown as one (a changed word, a dropped caption)
+NOT = bytes.maketrans(b"\x00\x01", b"\x01\x00")  # flips 0/1 flags
 
 
 @dataclass(frozen=True)
@@ -106,9 +110,9 @@ def align(a: ComparisonText, b: ComparisonText, min_run: int) -> Alignment:
         if 1 not in quoted_a and 1 not in quoted_b:
             unquoted_a[i : i + length] = unquoted_b[j : j + length] = b"\x01" * length
             continue
-        for t in range(length):
-            if not (quoted_a[t] or quoted_b[t]):
-                unquoted_a[i + t] = unquoted_b[j + t] = 1
+        neither = _or(quoted_a, quoted_b).translate(NOT)
+        unquoted_a[i : i + length] = _or(unquoted_a[i : i + length], neither)  # runs may overlap in A
+        unquoted_b[j : j + length] = _or(unquoted_b[j : j + length], neither)
     return Alignment(
         passages=tuple(_passages(a, b, runs)),
         len_a=len(a),
@@ -122,16 +126,34 @@ def align(a: ComparisonText, b: ComparisonText, min_run: int) -> Alignment:
     )
 
 
+def _or(x: bytes | bytearray, y: bytes | bytearray) -> bytes:
+    """Bytewise OR of two equally long runs of 0/1 flags (done on two integers, not flag by flag)."""
+    return (int.from_bytes(x, "big") | int.from_bytes(y, "big")).to_bytes(len(x), "big")
+
+
 def _matched_runs(a: ComparisonText, b: ComparisonText, min_run: int) -> list[tuple[int, int, int]]:
-    """(start in A, start in B, length) of each match, in B's order."""
-    index = a.run_index(min_run)
-    seeds = b.runs(min_run)
+    """(start in A, start in B, length) of each match, in B's order: at each position of B not inside a match,
+    the last run of A equal to B's next `min_run` words. Such a run holds, at the same offset, the word of B's
+    window that is rarest in A, so only that word's positions in A are tried (latest first), and a window
+    holding a word A lacks is skipped past it: A needs its word counts, not an index of all its runs."""
+    counts = a.counts()
     words_a, words_b = a.words, b.words
+    in_a = list(map(counts.get, words_b, repeat(0)))  # how often each word of B occurs in A
     runs: list[tuple[int, int, int]] = []
-    j = 0
-    while j < len(seeds):
-        i = index.get(seeds[j])
-        if i is None:
+    j, end = 0, len(words_b) - min_run + 1
+    while j < end:
+        window = in_a[j : j + min_run]
+        rarest = min(window)
+        if not rarest:
+            j += window.index(0) + 1
+            continue
+        offset = window.index(rarest)
+        seed = words_b[j : j + min_run]
+        for position in a.positions(words_b[j + offset]):
+            i = position - offset
+            if i >= 0 and words_a[i : i + min_run] == seed:
+                break
+        else:
             j += 1
             continue
         length = _extend(words_a, words_b, i, j, min_run)

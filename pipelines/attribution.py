@@ -54,7 +54,11 @@ CREDIT_PHRASES: tuple[tuple[str, str, bool], ...] = (
 )
 CREDIT_PATTERNS = tuple((kind, re.compile(phrase, re.I), before) for kind, phrase, before in CREDIT_PHRASES)
 CREDIT_SENTENCE = re.compile("|".join(phrase for _, phrase, _ in CREDIT_PHRASES[:-1]), re.I)
-CREDIT_WORDS = re.compile(r"publish|appeared|posted|source|here from|^via|reprint", re.I)  # a cheap first look
+CREDIT_WORDS = ("publish", "appeared", "posted", "source", "here from", "reprint")  # or a line opening "via"
+CREDIT_WORDS_PATTERN = re.compile("|".join(CREDIT_WORDS) + "|^via", re.I)
+# İ, ı, ſ and the Kelvin sign: the only non-ASCII letters a case-insensitive ASCII letter matches (and the only
+# ones str.lower() makes ASCII); tests/test_attribution.py checks this over every code point.
+CASE_TWINS = "\u0130\u0131\u017f\u212a"
 CREDIT_WINDOW_CHARS = (160, 100)  # how far before / after the phrase the outlet's name is looked for
 # A teaser's ending: the phrase alone on its line, or after a sentence's end, an ellipsis or a dash ("... here.
 # Read more >>", "…continue"), never a sentence's own last word ("talks will continue", "you can read more").
@@ -110,7 +114,7 @@ class AttributionParser:
         """For a credit line, the outlet it names ("" for a site not in config and named without a domain);
         None when the line is not a credit line."""
         line = line.strip().strip("*_ ,").rstrip(".,")
-        if not line or len(line.split()) > MAX_ATTRIBUTION_LINE_WORDS or len(line) > 140:
+        if not line or len(line) > 140 or len(line.split()) > MAX_ATTRIBUTION_LINE_WORDS:
             return None
         via = VIA_LINE.fullmatch(line)
         if via:  # "Submitted by Nadia Prentiss via TheAntiMedia.org"
@@ -161,7 +165,7 @@ class AttributionParser:
 
     # -- credit sentences ---------------------------------------------------------------------------
     def _credit_sentences(self, line: str) -> list[Evidence]:
-        if not CREDIT_WORDS.search(line):
+        if not mentions_credit(line):
             return []
         found = []
         for kind, pattern, before in CREDIT_PATTERNS:
@@ -215,6 +219,16 @@ class AttributionParser:
             if source is not None:
                 found.append(Evidence(kind="body_link", text=link, url=url, outlet=source.key))
         return found
+
+
+def mentions_credit(line: str) -> bool:
+    """A cheap first look for a credit (every credit phrase holds one of CREDIT_WORDS): `CREDIT_WORDS_PATTERN`
+    found in `line`. Searched in the lowered line, which is what the case-insensitive pattern does unless the
+    line holds one of the four letters `re` equates with ASCII ones (CASE_TWINS): those go through the pattern."""
+    if any(twin in line for twin in CASE_TWINS):
+        return CREDIT_WORDS_PATTERN.search(line) is not None
+    lowered = line.lower()
+    return lowered.startswith("via") or any(word in lowered for word in CREDIT_WORDS)
 
 
 def _is_name(part: str) -> bool:

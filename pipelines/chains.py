@@ -265,10 +265,16 @@ def _parent(
         if not alignment.is_copy(settings):
             continue
         # words the member shares with this copy but not with the origin: the copy's own additions
-        extra = sum(1 for here, there in zip(alignment.covered_b, to_origin.covered_b) if here and not there)
+        extra = _only_in(alignment.covered_b, to_origin.covered_b)
         if extra >= settings.min_shared_words and extra > best_extra:
             best, best_extra = candidate, extra
     return best, False
+
+
+def _only_in(here: bytearray, there: bytearray) -> int:
+    """How many words are flagged (1) in `here` and not in `there`, counted on the flags read as two integers."""
+    n = min(len(here), len(there))
+    return (int.from_bytes(here[:n], "big") & ~int.from_bytes(there[:n], "big")).bit_count()
 
 
 def _credit_graph(members: list[Member]) -> nx.DiGraph:

@@ -21,14 +21,16 @@ from collections import Counter
 from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
+from itertools import accumulate
 
 from crawlers.sources import SourceRegistry
-from pipelines.attribution import CREDIT_SENTENCE, DATE, READ_MORE, AttributionParser
+from pipelines.attribution import CREDIT_SENTENCE, DATE, READ_MORE, AttributionParser, mentions_credit
 from pipelines.fingerprints import stable_hash
 from pipelines.models import Article
 from pipelines.stores.base import Store
 
 WORD = re.compile(r"\w+")
+WORD_PIECES = re.compile(r"(\w+)")
 CAPTION_START = re.compile(r"^(?:©|\(c\)\s|Photo:|Image:|Photo credit|Credit:|Featured image)", re.I)
 SENTENCE_END = re.compile(r"[.!?:;\"”’)\]…»*]\s*$")
 QUOTE_MARK = re.compile(r"[“”«»„\"]")
@@ -53,8 +55,8 @@ class ComparisonText:
     words: list[str] = field(default_factory=list)
     spans: array = field(default_factory=lambda: array("I"))
     quoted: bytearray = field(default_factory=bytearray)
-    _runs: dict[int, list[tuple[str, ...]]] = field(default_factory=dict, repr=False)
-    _index: dict[int, dict[tuple[str, ...], int]] = field(default_factory=dict, repr=False)
+    _counts: Counter[str] | None = field(default=None, repr=False)
+    _positions: dict[str, list[int]] = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
         return len(self.words)
@@ -67,23 +69,28 @@ class ComparisonText:
         """Offsets in `text` of the words start..end-1."""
         return self.spans[2 * start], self.spans[2 * end - 1]
 
-    def runs(self, k: int) -> list[tuple[str, ...]]:
-        """Every run of `k` words, in order (kept: one text is aligned against many candidates)."""
-        if k not in self._runs:
-            self._runs[k] = list(zip(*(self.words[i:] for i in range(k))))
-        return self._runs[k]
+    def counts(self) -> Counter[str]:
+        """How often each word occurs (kept: one text is aligned against many candidates)."""
+        if self._counts is None:
+            self._counts = Counter(self.words)
+        return self._counts
 
-    def forget_runs(self) -> None:
-        """Drop the run lists and indexes (more than half of a text's memory); they are rebuilt when needed."""
-        self._runs.clear()
-        self._index.clear()
+    def positions(self, word: str) -> list[int]:
+        """Where `word` occurs, last first (kept, like `counts`)."""
+        found = self._positions.get(word)
+        if found is None:
+            found, at = [], -1
+            for _ in range(self.counts()[word]):
+                at = self.words.index(word, at + 1)
+                found.append(at)
+            found.reverse()
+            self._positions[word] = found
+        return found
 
-    def run_index(self, k: int) -> dict[tuple[str, ...], int]:
-        """Where each run of `k` words starts (its last occurrence, for a run the text repeats)."""
-        if k not in self._index:
-            runs = self.runs(k)
-            self._index[k] = dict(zip(runs, range(len(runs))))
-        return self._index[k]
+    def forget_index(self) -> None:
+        """Drop the word counts and positions (a dict per text: kept texts hold their words alone)."""
+        self._counts = None
+        self._positions.clear()
 
 
 @dataclass
@@ -141,7 +148,8 @@ class TextCleaner:
         return bool(
             DATE.fullmatch(text.strip(" .*"))
             or self.attribution.is_credit_line(text)
-            or (len(text.split()) <= MAX_CREDIT_SENTENCE_WORDS and CREDIT_SENTENCE.search(text))
+            or (len(text.split()) <= MAX_CREDIT_SENTENCE_WORDS
+                and mentions_credit(text) and CREDIT_SENTENCE.search(text))
         )
 
     @staticmethod
@@ -265,10 +273,9 @@ def _tokenize(text: str, lines: list[_Line]) -> ComparisonText:
     kept = [line for line in lines if line.keep]
     vocabulary = _vocabulary(kept) if any(line.joined_to_previous for line in kept) else Counter()
     for line in kept:
-        words = list(map(_normalise, WORD.findall(text, line.start, line.end)))
+        words, spans = _words(text, line.start, line.end)
         if not words:
             continue
-        spans = [offset for match in WORD.finditer(text, line.start, line.end) for offset in match.span()]
         if line.joined_to_previous and out.words:
             joined = out.words[-1] + words[0]
             if vocabulary[joined] and vocabulary[words[0]] == 1:  # "a" + "l-Nusra": a word split in two
@@ -280,6 +287,14 @@ def _tokenize(text: str, lines: list[_Line]) -> ComparisonText:
         out.spans.extend(spans)
         out.quoted.extend(_quoted_flags(spans[::2], quoted_ranges))
     return out
+
+
+def _words(text: str, start: int, end: int) -> tuple[list[str], list[int]]:
+    """The normalised words of text[start:end] and their offsets in `text` (start, end, start, end, ...): the
+    text split around its words, so the offsets are the running sums of the pieces' lengths."""
+    pieces = WORD_PIECES.split(text[start:end])  # separator, word, separator, ..., word, separator
+    offsets = list(accumulate(map(len, pieces), initial=start))
+    return list(map(_normalise, pieces[1::2])), offsets[1:-1]
 
 
 def _quoted_flags(starts: list[int], ranges: list[tuple[int, int]]) -> bytearray:
@@ -335,10 +350,10 @@ def _line_signatures(outlet: str, line: str) -> tuple[int, ...]:
     """A short line is known by its words; a long one by its opening and by its closing words, so that a
     footer naming each article's title ("This article (<title>) is free and open source ... edits@...")
     is still recognised."""
-    words = [_normalise(w) for w in WORD.findall(line)]
+    words = WORD.findall(line)  # normalised below only where the signature reads them
     if not words:
         return ()
     if len(words) < 2 * SIGNATURE_WORDS:
-        return (stable_hash(f"line\n{outlet}\n{' '.join(words)}"),)
-    return (stable_hash(f"head\n{outlet}\n{' '.join(words[:SIGNATURE_WORDS])}"),
-            stable_hash(f"tail\n{outlet}\n{' '.join(words[-SIGNATURE_WORDS:])}"))
+        return (stable_hash(f"line\n{outlet}\n{' '.join(map(_normalise, words))}"),)
+    return (stable_hash(f"head\n{outlet}\n{' '.join(map(_normalise, words[:SIGNATURE_WORDS]))}"),
+            stable_hash(f"tail\n{outlet}\n{' '.join(map(_normalise, words[-SIGNATURE_WORDS:]))}"))

@@ -59,7 +59,8 @@ class Pipeline:
         self.state = state
         self.store = store
         linker = Linker(store, sources, settings.link) if store is not None and settings.link.enabled else None
-        self.processor = ArticleProcessor(sources, state, store, linker, store_error, page_pool(settings, linker is not None))
+        self.processor = ArticleProcessor(sources, state, store, linker, store_error, page_pool(settings, linker is not None),
+                                          settings.process)
 
     @classmethod
     def from_settings(cls, settings: Settings, require_store: bool = True) -> Pipeline:

@@ -34,14 +34,14 @@ def shingle_hashes(words: Sequence[str], k: int) -> list[int]:
     a rolling polynomial over the words' hashes, modulo a Mersenne prime."""
     if len(words) < k:
         return []
-    hashes = [word_hash(w) for w in words]
+    hashes = list(map(word_hash, words))
     top = pow(BASE, k - 1, MODULUS)
     h = 0
     for value in hashes[:k]:
         h = (h * BASE + value) % MODULUS
     out = [h]
-    for i in range(k, len(hashes)):
-        h = ((h - hashes[i - k] * top) * BASE + hashes[i]) % MODULUS
+    for old, new in zip(hashes, hashes[k:]):  # the word leaving the run, the word entering it
+        h = ((h - old * top) * BASE + new) % MODULUS
         out.append(h)
     return out
 

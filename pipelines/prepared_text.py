@@ -15,8 +15,9 @@ exactly what its value depends on, so a cached value always equals a fresh one:
 Fingerprints are made for the article being linked only and not kept: a candidate needs its text alone.
 A text prepared ahead in a worker process (pipelines/worker_pool.py) is offered here under the key it
 was prepared with; the writer uses it (and its fingerprints) only when that key is the one the store gives
-at link time. Entries are evicted least recently used first, texts by total words (`link.cache_words`), so
-memory stays bounded whatever the store's size.
+at link time. Its line hashes are offered too (their key, outlet and text hash, never goes stale): the
+writer would otherwise hash every line again to read the key. Entries are evicted least recently used
+first, texts by total words (`link.cache_words`), so memory stays bounded whatever the store's size.
 """
 
 from __future__ import annotations
@@ -46,11 +47,13 @@ ALIGNMENTS_KEPT = 8_000  # pairs (two bytes a word of both texts, and the passag
 
 @dataclass(frozen=True)
 class PreparedText:
-    """One article's comparison text and its winnowed fingerprints, and the key they were made under."""
+    """One article's comparison text and its winnowed fingerprints, and the key they were made under; its
+    line hashes, which depend on its outlet and text alone, hold whatever the key."""
 
     key: TextKey
     text: ComparisonText
     fingerprints: frozenset[int]
+    lines: frozenset[int]
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,7 @@ class TextPreparer:
 
     def prepare(self, article: Article, key: TextKey) -> PreparedText:
         text = self.comparison_text(article, key)
-        return PreparedText(key, text, self.fingerprints(text))
+        return PreparedText(key, text, self.fingerprints(text), self.cleaner.line_hashes(article))
 
     def evidence(self, article: Article) -> PreparedEvidence:
         return PreparedEvidence(evidence_key(article), Member.of(article, self.attribution.evidence(article), self.sources))
@@ -140,6 +143,7 @@ class LinkingCache:
         self.alignments: _Lru[Alignment] = _Lru(ALIGNMENTS_KEPT)
         self._keys: dict[tuple[str, str], TextKey] = {}
         self._hashes: dict[int, tuple[Article, str]] = {}  # by id(): an article's hash is taken once per call
+        self._members: dict[int, tuple[Article, Member]] = {}  # by id(), like the hashes: made once per call
         self._in_use: list[ComparisonText] = []
 
     def begin(self) -> LinkingCache:
@@ -147,8 +151,9 @@ class LinkingCache:
         store's learned lines change between calls, not within one."""
         self._keys.clear()
         self._hashes.clear()
-        for text in self._in_use:  # kept texts hold their words, not the run indexes one alignment built
-            text.forget_runs()
+        self._members.clear()
+        for text in self._in_use:  # kept texts hold their words, not the word counts one call's alignments built
+            text.forget_index()
         self._in_use.clear()
         return self
 
@@ -157,6 +162,8 @@ class LinkingCache:
         if prepared is not None:
             self.texts.put(prepared.key, prepared.text, max(1, len(prepared.text)))
             self.offered.put(prepared.key, prepared.fingerprints)
+            text_hash, outlet, _ = prepared.key
+            self.lines.put((outlet, text_hash), prepared.lines, max(1, len(prepared.lines)))
         if evidence is not None:
             self.evidence.put(evidence.key, evidence)
 
@@ -209,12 +216,17 @@ class LinkingCache:
         return entry[1]
 
     def member(self, article: Article) -> Member:
+        entry = self._members.get(id(article))
+        if entry is not None and entry[0] is article:
+            return entry[1]
         key = evidence_key(article, self._text_hash(article))
         found = self.evidence.get(key)
         if found is None:
             found = self.preparer.evidence(article)
             self.evidence.put(key, found)
-        return replace(found.member, article=article)
+        member = replace(found.member, article=article)
+        self._members[id(article)] = (article, member)
+        return member
 
     def align(self, a: Article, b: Article) -> Alignment:
         key = (self.key(a), self.key(b))

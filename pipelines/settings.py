@@ -16,6 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from crawlers.config_files import DEFAULT_SOURCES_FILE, ConfigError, first_error
+from pipelines.data_dir import DEFAULT_DATA_DIR, ENV_PREFIX, data_dir_of, default_store_url, settings_file, state_path
 
 
 class Section(BaseModel):
@@ -221,6 +222,16 @@ class ProcessSettings(Section):
     pages_in_flight: int = Field(
         4, ge=1, description="Pages handed to the workers ahead of the writer, per worker: bounds memory.",
     )
+    group_articles: int = Field(
+        32, ge=1, description="Articles of an import, reextract or pending pages stored in one commit (a crawl's "
+        "pages commit one by one). Importing the texts of bench/pipeline.py's 1,810 documents, SQLite's commits took 4.2 s of "
+        "CPU one by one, 1.1 s by 16, 0.6 s by 32, 0.4 s by 64: 32 saves 86% and keeps what a kill throws away small.",
+    )
+    group_seconds: float = Field(
+        2.0, gt=0, description="A group is committed after this many seconds at most: how late the store's readers "
+        "see new articles, and the work a kill makes the next run redo. A commit costs 2 to 10 ms (same measurement), "
+        "under 1% of 2 s.",
+    )
 
 
 class BackfillSettings(Section):
@@ -301,7 +312,7 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    data_dir: Path = Field(Path("data"), description="Where the store, crawl state and page archive live.")
+    data_dir: Path = Field(DEFAULT_DATA_DIR, description="Where the store, crawl state and page archive live.")
     sources_file: Path = Field(DEFAULT_SOURCES_FILE, description="The source registry.")
     feeds: FeedSettings = Field(default_factory=FeedSettings)
     fetch: FetchSettings = Field(default_factory=FetchSettings)
@@ -317,22 +328,17 @@ class Settings(BaseModel):
 
     @property
     def store_url(self) -> str:
-        return self.store.url or f"sqlite:///{(self.data_dir / 'storytrail.db').as_posix()}"
+        return self.store.url or default_store_url(self.data_dir)
 
     @property
     def state_path(self) -> Path:
-        """Crawl state, the page archive and the index queue: always local, whatever the store."""
-        return self.data_dir / "state.db"
-
-
-ENV_PREFIX = "STORYTRAIL_"
+        return state_path(self.data_dir)
 
 
 def load_settings(config_file: Path | None = None, overrides: dict | None = None) -> Settings:
     """Defaults, then the TOML file, then STORYTRAIL_* environment variables, then `overrides`."""
     values: dict = {}
-    data_dir = Path((overrides or {}).get("data_dir") or os.environ.get(ENV_PREFIX + "DATA_DIR") or "data")
-    path = config_file or (data_dir / "storytrail.toml")
+    path = settings_file(config_file, data_dir_of((overrides or {}).get("data_dir")))
     if config_file is not None or path.exists():
         import tomllib  # here: most runs have no settings file
 

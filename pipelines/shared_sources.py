@@ -12,6 +12,7 @@ the passage's offsets in each text, stored in both articles' chain (`ChainInfo.s
 
 from __future__ import annotations
 
+from dataclasses import replace
 from enum import Enum
 
 from pipelines.alignment import Alignment
@@ -77,5 +78,5 @@ def _add(store: Store, article: Article, entries: list[SharedSource]) -> None:
     new = {e.url for e in entries}
     kept = [s for s in article.chain.shared_sources if s.url not in new] + entries
     kept.sort(key=lambda s: (-s.words, s.url))
-    chain = article.chain.model_copy(update={"shared_sources": kept[:MAX_RELATIONS]})
+    chain = replace(article.chain, shared_sources=kept[:MAX_RELATIONS])
     store.set_chain(article.url, article.story_id, article.is_origin, article.parent, chain)

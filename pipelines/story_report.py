@@ -9,16 +9,20 @@ source registry) are computed on demand.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import asdict
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from crawlers.sources import SourceRegistry
 from pipelines.models import Article
-from pipelines.settings import LinkSettings
 from pipelines.stores.base import Store
+
+if TYPE_CHECKING:
+    from crawlers.sources import SourceRegistry
+    from pipelines.settings import LinkSettings
 
 
 class StoryNotFound(LookupError):
@@ -64,7 +68,10 @@ def story_json(store: Store, url: str, sources: SourceRegistry | None = None,
         from pipelines.alignment import align  # the linking modules, for --passages only
         from pipelines.comparison_text import TextCleaner, prepare
 
-        settings = settings or LinkSettings()
+        if settings is None:
+            from pipelines.settings import LinkSettings
+
+            settings = LinkSettings()
         cleaner = TextCleaner(sources)
         origin_text = prepare(origin, store, cleaner, settings.recurring_line_articles)
         for row, copy in zip(rows, copies):
@@ -76,7 +83,7 @@ def story_json(store: Store, url: str, sources: SourceRegistry | None = None,
         "origin": {
             **_identity(origin),
             "confidence": origin.chain.confidence if origin.chain else None,
-            "evidence": [e.model_dump() for e in origin.chain.evidence] if origin.chain else [],
+            "evidence": [asdict(e) for e in origin.chain.evidence] if origin.chain else [],
             "basis": origin.chain.basis if origin.chain else None,
             "shares_a_source": _shared_rows(origin, with_passages=sources is not None),
         },
@@ -141,7 +148,7 @@ def _copy_row(copy: Article) -> dict:
         "lag_seconds": chain.lag_seconds if chain else None,
         "kind": chain.kind if chain else None,
         "confidence": chain.confidence if chain else None,
-        "evidence": [e.model_dump() for e in chain.evidence] if chain else [],
+        "evidence": [asdict(e) for e in chain.evidence] if chain else [],
     }
 
 

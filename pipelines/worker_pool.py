@@ -18,6 +18,7 @@ neither of which survives a fork. A killed writer takes its workers with it (the
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 import time
@@ -149,6 +150,9 @@ class _Worker:
 
 def _start_worker(setup: WorkerSetup, writer: int) -> None:
     global _worker
+    from pipelines.processing import GC_THRESHOLDS
+
+    gc.set_threshold(*GC_THRESHOLDS)  # a worker does nothing but process pages
     threading.Thread(target=_exit_with_writer, args=(writer,), daemon=True).start()
     logger.remove()
     _worker = _Worker(setup)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 from pipelines.alerts import open_db
@@ -55,8 +56,8 @@ def test_a_new_copy_on_a_new_outlet_gives_one_now_also_on_entry(alert_world):
 
     # A copy on a new outlet, with a headline that does not match the query, joins the story.
     origin = world.store.get("https://sputnik.example/aleppo")
-    copy = origin.model_copy(update={"url": "https://wsws.example/market-bombed", "outlet": "wsws", "domain": "wsws.example",
-                                     "title": "Market bombed", "is_origin": False, "parent": origin.url})
+    copy = replace(origin, url="https://wsws.example/market-bombed", outlet="wsws", domain="wsws.example",
+                   title="Market bombed", is_origin=False, parent=origin.url)
     world.store.upsert([copy])
     world.run()
     assert len(world.smtp.received) == 2
@@ -66,7 +67,7 @@ def test_a_new_copy_on_a_new_outlet_gives_one_now_also_on_entry(alert_world):
     assert "Copies known so far (3)" in text
 
     # Another copy on an outlet already covered: into the ledger, no entry, no message.
-    world.store.upsert([copy.model_copy(update={"url": "https://wsws.example/market-bombed-2"})])
+    world.store.upsert([replace(copy, url="https://wsws.example/market-bombed-2")])
     assert world.run().entries == 0
     assert len(world.smtp.received) == 2
 
@@ -113,7 +114,7 @@ def test_a_watched_story_gets_an_entry_per_new_copy(alert_world):
     assert world.run().sent == 0  # the copies known when the watch began are not news
 
     base = members[1]
-    world.store.upsert([base.model_copy(update={"url": f"https://sott.example/aleppo-{n}"}) for n in (2, 3)])
+    world.store.upsert([replace(base, url=f"https://sott.example/aleppo-{n}") for n in (2, 3)])
     world.run()
     assert len(world.smtp.received) == 1
     text = world.smtp.received[0].text
@@ -180,8 +181,8 @@ def test_the_same_alerts_with_the_elasticsearch_store(es_store, tmp_path, smtp_s
     text = smtp_server.received[0].text
     assert entries_in(text) == ["1. Air strike on Aleppo market"] and "Copies known so far (3)" in text
     origin = es_store.get("https://sputnik.example/aleppo")
-    es_store.upsert([origin.model_copy(update={"url": "https://rt.example/aleppo", "outlet": "rt", "domain": "rt.example",
-                                               "is_origin": False, "title": "Market hit"})])
+    es_store.upsert([replace(origin, url="https://rt.example/aleppo", outlet="rt", domain="rt.example",
+                             is_origin=False, title="Market hit")])
     world.run()
     assert entries_in(smtp_server.received[1].text) == ["1. NOW ALSO ON rt: Air strike on Aleppo market"]
     assert world.run().sent == 0 and len(smtp_server.received) == 2

@@ -1,12 +1,13 @@
 """Verification: containment both ways, passages as offsets, and the copy decision."""
 
 import random
+from array import array
 
 import pytest
 
 from crawlers.sources import load_sources
-from pipelines.alignment import align
-from pipelines.comparison_text import TextCleaner
+from pipelines.alignment import _matched_runs, align
+from pipelines.comparison_text import ComparisonText, TextCleaner
 from pipelines.models import Article
 from pipelines.settings import LinkSettings
 
@@ -103,3 +104,43 @@ def test_the_alignment_seen_from_the_other_side(cleaner):
     assert forward.swapped().containment_a == pytest.approx(backward.containment_a)
     assert forward.swapped().containment_b == pytest.approx(backward.containment_b)
     assert forward.is_copy(SETTINGS) == backward.is_copy(SETTINGS)
+
+
+def tiling_by_run_index(a: ComparisonText, b: ComparisonText, k: int) -> list[tuple[int, int, int]]:
+    """The tiling's definition, spelled out: an index of every run of A (its last start), B scanned in order."""
+    runs_a = list(zip(*(a.words[i:] for i in range(k))))
+    index = dict(zip(runs_a, range(len(runs_a))))
+    found, j = [], 0
+    while j + k <= len(b.words):
+        i = index.get(tuple(b.words[j : j + k]))
+        if i is None:
+            j += 1
+            continue
+        length = k
+        while i + length < len(a.words) and j + length < len(b.words) and a.words[i + length] == b.words[j + length]:
+            length += 1
+        found.append((i, j, length))
+        j += length
+    return found
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_rarest_word_lookup_finds_the_runs_an_index_of_every_run_finds(seed):
+    """Texts of a few words, so runs repeat (the last one counts), overlap and hold words the other lacks; quoted
+    words overlapping in A are counted once."""
+    rng = random.Random(seed)
+    words = ["w0", "w1", "w2", "w3", "w4"][: rng.randint(2, 5)]
+    source = [rng.choice(words) for _ in range(rng.randint(0, 300))]
+    copy = [w for w in source[rng.randint(0, 50):] if rng.random() > 0.03] + source[: rng.randint(0, 80)]
+    copy = copy + [rng.choice(["x", *words]) for _ in range(rng.randint(0, 40))]
+    a, b = (ComparisonText("", text, array("I", range(2 * len(text))), bytearray(rng.random() < 0.2 for _ in text))
+            for text in (source, copy))
+    for k in (3, 8):
+        assert _matched_runs(a, b, k) == tiling_by_run_index(a, b, k)
+    runs = _matched_runs(a, b, 3)
+    flags_a = bytearray(len(source))
+    for i, j, length in runs:
+        for t in range(length):
+            if not (a.quoted[i + t] or b.quoted[j + t]):
+                flags_a[i + t] = 1
+    assert align(a, b, 3).unquoted_shared_a == flags_a.count(1)

@@ -1,11 +1,14 @@
 """Attribution evidence: credit lines, credit sentences, "Read more >>", canonical and body links."""
 
+import re
+import string
+import sys
 from pathlib import Path
 
 import pytest
 
 from crawlers.sources import load_sources
-from pipelines.attribution import AttributionParser
+from pipelines.attribution import CASE_TWINS, CREDIT_WORDS_PATTERN, AttributionParser, mentions_credit
 from pipelines.models import Article
 
 SEEDS = Path(__file__).resolve().parents[1] / ".." / "shared" / "seeds"
@@ -129,3 +132,26 @@ def test_teaser_endings_point_at_their_source(parser, ending):
                    links=["https://theantimedia.org/us-allies-fighting/"])
     [read_more] = [e for e in parser.evidence(article) if e.kind == "read_more"]
     assert read_more.outlet == "antimedia"
+
+
+def test_only_the_case_twins_make_a_lowered_search_differ_from_the_case_insensitive_pattern():
+    """`mentions_credit` searches the lowered line unless it holds a CASE_TWINS letter: that is exact only if no
+    other character matches an ASCII letter case-insensitively or lowers to (or around) one."""
+    letter = re.compile(f"[{string.ascii_lowercase}]", re.I)
+    for code in range(128, sys.maxunicode + 1):
+        char = chr(code)
+        if char in CASE_TWINS or 0xD800 <= code <= 0xDFFF:
+            continue
+        assert not letter.fullmatch(char), hex(code)
+        assert len(char.lower()) == 1 and not char.lower().isascii(), hex(code)
+
+
+@pytest.mark.parametrize("line", [
+    "Originally PUBLISHED at Antimedia", "It appeared first in print", "Posted by the editors",
+    "The original source of this article is Global Research", "Here from Claire Bernish", "Reprinted with consent",
+    "Via Sputnik", "viaduct closed", "The viaduct closed", "“Quoted” words — with curly quotes, nothing else",
+    "S\u017fource: the \u017f twin", "Republ\u0130shed from", "Pub\u0131ished", "\u212aeep reading", "Nothing here at all",
+    "Publi-shed", "here  from", "",
+])
+def test_the_first_look_for_a_credit_agrees_with_the_case_insensitive_pattern(line):
+    assert mentions_credit(line) == bool(CREDIT_WORDS_PATTERN.search(line))

@@ -1,6 +1,7 @@
 """Chains: the origin by evidence, date, role and asymmetry; each copy's parent, kind, lag and confidence."""
 
 import random
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -163,10 +164,10 @@ def test_a_day_only_copy_is_never_given_a_negative_lag_but_a_timed_conflict_is()
 
     origin = Article(url="https://o.example/a", outlet="o", domain="o.example", title="t", text="x",
                      published=datetime(2024, 6, 11, 9, 30, tzinfo=timezone.utc))
-    day_only = origin.model_copy(update={"url": "https://c.example/a", "published": datetime(2024, 6, 11, tzinfo=timezone.utc)})
-    next_day = day_only.model_copy(update={"published": datetime(2024, 6, 12, tzinfo=timezone.utc)})
-    timed_earlier = day_only.model_copy(update={"published": datetime(2024, 6, 11, 8, 0, tzinfo=timezone.utc)})
+    day_only = replace(origin, url="https://c.example/a", published=datetime(2024, 6, 11, tzinfo=timezone.utc))
+    next_day = replace(day_only, published=datetime(2024, 6, 12, tzinfo=timezone.utc))
+    timed_earlier = replace(day_only, published=datetime(2024, 6, 11, 8, 0, tzinfo=timezone.utc))
     assert lag_seconds(day_only, origin) == 0.0
     assert lag_seconds(next_day, origin) == 14.5 * 3600
     assert lag_seconds(timed_earlier, origin) == -1.5 * 3600  # two timed dates that disagree with the chain: shown
-    assert lag_seconds(origin.model_copy(update={"published": None}), origin) is None
+    assert lag_seconds(replace(origin, published=None), origin) is None

@@ -311,6 +311,27 @@ def test_only_the_linked_article_is_fingerprinted_and_candidates_keys_are_read_a
     assert len(lookups) == 2  # the new article's recurring lines, then its five candidates' in one lookup
 
 
+def test_the_writer_links_with_what_a_worker_prepared_without_preparing_it_again(tmp_path, monkeypatch):
+    linked = Linked(tmp_path / "store.db")
+    worker = prepared_text.TextPreparer(SOURCES, LinkSettings())  # a pool worker's, reading the same store
+    writer = linked.linker.preparer
+    redone = []
+    for name in ("clean", "line_hashes"):
+        real = getattr(writer.cleaner, name)
+        monkeypatch.setattr(writer.cleaner, name, lambda *a, real=real, name=name: redone.append(name) or real(*a))
+    for name in ("fingerprints", "evidence"):
+        real = getattr(writer, name)
+        monkeypatch.setattr(writer, name, lambda a, real=real, name=name: redone.append(name) or real(a))
+    text = prose(500, 31)
+    outcomes = []
+    for i in range(4):
+        item = article(f"https://site{i}.example.com/x", text, DAY + timedelta(hours=i))
+        linked.linker.cache.offer(worker.prepare(item, worker.text_key(item, linked.store)), worker.evidence(item))
+        outcomes += linked.add(item)
+    assert [o.action for o in outcomes] == ["new_story"] + ["joined_story"] * 3
+    assert redone == []  # texts, fingerprints, line hashes and evidence: all the worker's
+
+
 def test_linking_an_unchanged_article_again_changes_nothing(linked):
     text = prose(500, 15)
     linked.add(article("https://example.org/o", text), article("https://example.net/c", text, DAY + timedelta(hours=1)))

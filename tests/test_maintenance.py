@@ -31,11 +31,11 @@ def storytrail(*args: str, data_dir: Path) -> dict:
     return json.loads(result.stdout)
 
 
-def killed(*args: str, data_dir: Path, at: str) -> None:
+def killed(*args: str, data_dir: Path, at: str, env: dict[str, str] | None = None) -> None:
     """Run a command that SIGKILLs itself at the named point (output to a file: pool workers may linger)."""
     log_path = data_dir.parent / f"{data_dir.name}-killed.log"
     with open(log_path, "w") as log:
-        result = subprocess.run(command(*args, data_dir=data_dir), cwd=REPO, env=environment(None) | {KILL_AT_VARIABLE: at},
+        result = subprocess.run(command(*args, data_dir=data_dir), cwd=REPO, env=environment(None) | {KILL_AT_VARIABLE: at} | (env or {}),
                                 stdout=log, stderr=log, timeout=300)
     assert result.returncode == -9, log_path.read_text()[-3000:]
 
@@ -90,11 +90,13 @@ def test_a_killed_reextract_resumes_updates_each_article_once_and_a_second_chang
     data_dir = copy_of(demo_data_dir, tmp_path / "data")
     with sqlite3.connect(data_dir / "storytrail.db") as db:  # the texts an older, worse extractor stored
         db.execute("UPDATE articles SET text = text || ?", (TAMPERED,))
-    killed("reextract", data_dir=data_dir, at="reextract.after_page:20")
+    # pages are stored 8 to a commit and recorded done after it: killed after the 20th is recorded, 24 are stored
+    groups = {"STORYTRAIL_PROCESS__GROUP_ARTICLES": "8", "STORYTRAIL_PROCESS__GROUP_SECONDS": "600"}
+    killed("reextract", data_dir=data_dir, at="reextract.after_page:20", env=groups)
     texts = rows(data_dir, "url, text")
-    assert sum(not text.endswith(TAMPERED) for text, in texts.values()) == 20, "the kill did not land mid-work"
-    report = storytrail("reextract", data_dir=data_dir)
-    assert (report["resumed_after"], report["done"], report["counters"]["store/updated"]) == (20, 54, 54)
+    assert sum(not text.endswith(TAMPERED) for text, in texts.values()) == 24, "the kill did not land mid-group"
+    report = storytrail("reextract", data_dir=data_dir)  # pages 21 to 24 again: unchanged
+    assert (report["resumed_after"], report["done"], report["counters"]["store/updated"]) == (20, 54, 50)
     assert not any(text.endswith(TAMPERED) for text, in rows(data_dir, "url, text").values())
     with sqlite3.connect(data_dir / "storytrail.db") as db:
         versions = dict(db.execute("SELECT url, count(*) FROM article_versions GROUP BY url"))

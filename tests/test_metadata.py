@@ -6,20 +6,27 @@ from datetime import datetime, timezone
 
 import lxml.html
 
-from crawlers.metadata import find_byline_in_text, find_dateline_in_text, parse_datetime, read_json_ld, read_meta_tags
+from crawlers.metadata import (
+    PageElements,
+    find_byline_in_text,
+    find_dateline_in_text,
+    parse_datetime,
+    read_json_ld,
+    read_meta_tags,
+)
 
 
-def _tree(head: str, body: str = "") -> lxml.html.HtmlElement:
-    return lxml.html.fromstring(f"<html><head>{head}</head><body>{body}<p>x</p></body></html>")
+def _elements(head: str, body: str = "") -> PageElements:
+    return PageElements(lxml.html.fromstring(f"<html><head>{head}</head><body>{body}<p>x</p></body></html>"))
 
 
 def test_json_ld_organisation_author_is_a_publisher_not_an_author():
     # rt.com and aljazeera.com declare "author": {"@type": "Organization", "name": "RT"}
-    tree = _tree('<script type="application/ld+json">{"@type": "NewsArticle", "headline": "Clashes in Bolivia",'
+    elements = _elements('<script type="application/ld+json">{"@type": "NewsArticle", "headline": "Clashes in Bolivia",'
                  '"author": {"@type": "Organization", "name": "RT"}, "publisher": {"@type": "Organization", "name": "RT International"},'
                  '"datePublished": "2019-11-20T05:47:00+00:00"}</script>')
 
-    found = read_json_ld(tree, "https://www.rt.com/news/1/")
+    found = read_json_ld(elements, "https://www.rt.com/news/1/")
 
     assert found.authors == []
     assert found.organisations == ["RT", "RT International"]
@@ -27,21 +34,21 @@ def test_json_ld_organisation_author_is_a_publisher_not_an_author():
 
 
 def test_json_ld_person_authors_are_kept():
-    tree = _tree('<script type="application/ld+json">{"@type": "BlogPosting", "author": [{"@type": "Person", "name": "Alex Heath"}],'
+    elements = _elements('<script type="application/ld+json">{"@type": "BlogPosting", "author": [{"@type": "Person", "name": "Alex Heath"}],'
                  '"publisher": {"name": "The Verge"}}</script>')
 
-    found = read_json_ld(tree, "https://www.theverge.com/x")
+    found = read_json_ld(elements, "https://www.theverge.com/x")
 
     assert found.authors == ["Alex Heath"]
     assert found.organisations == ["The Verge"]
 
 
 def test_meta_tags_give_title_author_and_date():
-    tree = _tree('<meta property="og:title" content="Royal Self-Indicting Arrogance">'
+    elements = _elements('<meta property="og:title" content="Royal Self-Indicting Arrogance">'
                  '<meta name="author" content="Finian Cunningham">'
                  '<meta property="article:published_time" content="2019-11-18T21:17:27Z">')
 
-    found = read_meta_tags(tree, "https://sputniknews.com/x")
+    found = read_meta_tags(elements, "https://sputniknews.com/x")
 
     assert (found.title, found.authors) == ("Royal Self-Indicting Arrogance", ["Finian Cunningham"])
     assert found.published == datetime(2019, 11, 18, 21, 17, 27, tzinfo=timezone.utc)
@@ -60,10 +67,10 @@ def test_parse_datetime_needs_a_year():
 
 def test_microdata_meta_tags_give_author_and_date():
     # Seattle Times: <meta itemprop="author">; Sputnik: name="pubdate" itemprop="datePublished" on one tag
-    tree = _tree('<meta itemprop="author" content="Benjamin Romano">'
+    elements = _elements('<meta itemprop="author" content="Benjamin Romano">'
                  '<meta content="2019-11-18T21:17:27Z" itemprop="datePublished" name="pubdate">')
 
-    found = read_meta_tags(tree, "https://www.seattletimes.com/x")
+    found = read_meta_tags(elements, "https://www.seattletimes.com/x")
 
     assert found.authors == ["Benjamin Romano"]
     assert found.published == datetime(2019, 11, 18, 21, 17, 27, tzinfo=timezone.utc)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -28,7 +29,7 @@ def filled_source(path) -> SqliteStore:
     source = SqliteStore(path)
     source.upsert(articles())
     first = articles()[0]
-    source.upsert([first.model_copy(update={"text": "An edited text about the ferry strike."})])
+    source.upsert([replace(first, text="An edited text about the ferry strike.")])
     for k, article in enumerate(articles()):
         source.put_fingerprints(article.url, [k, 100 + k % 2, (1 << 61) - 1 - k])
         if k % 3:
@@ -42,7 +43,7 @@ def snapshot(store) -> tuple:
     """Everything migrate promises to carry over."""
     listed = list(store.iter_articles(batch_size=4))
     return (
-        [a.model_dump() for a in listed],
+        [asdict(a) for a in listed],
         {a.url: store.get_fingerprints(a.url) for a in listed},
         store.list_stories(),
         [a.url for a in store.story_members("ferry")],

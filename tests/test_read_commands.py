@@ -11,6 +11,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cli_runner import REPO, environment
 
@@ -18,13 +20,14 @@ import pipelines.stores.sqlite as sqlite_module
 from crawlers.state import CrawlState
 from pipelines.models import Article, ChainInfo
 from pipelines.stores.base import Store
+from pipelines.stores.collapse import collapse_hits
 from pipelines.stores.sqlite import SqliteStore
 
 # What the crawl stack brings; a read command must start without any of it.
 CRAWL_STACK = ("scrapy", "twisted", "trafilatura", "htmldate", "courlan", "networkx", "tldextract", "lxml", "feedparser")
-# Nor what only other commands use: the report's templates, parquet, Datasette, the sources file's YAML, and
-# loguru (with the asyncio it imports) while nothing logs.
-NOT_FOR_READING = (*CRAWL_STACK, "jinja2", "pyarrow", "datasette", "yaml", "loguru", "asyncio")
+# Nor what only other commands use: the report's templates, parquet, Datasette, the sources file's YAML,
+# loguru (with the asyncio it imports) while nothing logs, and pydantic while no settings file asks for validation.
+NOT_FOR_READING = (*CRAWL_STACK, "jinja2", "pyarrow", "datasette", "yaml", "loguru", "asyncio", "pydantic")
 OTHER_COMMANDS = ("pipelines.cycle", "pipelines.linking", "pipelines.importer", "pipelines.report", "pipelines.spread",
                   "pipelines.alerts", "pipelines.scheduler", "pipelines.maintenance", "pipelines.run_lock",
                   "pipelines.cli.gather", "pipelines.cli.admin", "pipelines.cli.alerts", "pipelines.cli.operate")
@@ -162,3 +165,32 @@ def test_every_command_is_listed_with_the_module_that_defines_it():
     groups = {info.name: info.typer_instance for info in app.registered_groups}
     assert groups == {"alerts": sys.modules["pipelines.cli.alerts"].alerts_app} and COMMAND_MODULES["alerts"] == "alerts"
     assert defined == {name: f"pipelines.cli.{module}" for name, module in COMMAND_MODULES.items() if name not in groups}
+
+
+def test_a_read_command_validates_a_settings_file_when_there_is_one(store_only: Path):
+    """Skipping pydantic is for when nothing asks for validation: a settings file is still checked in full."""
+    (store_only / "storytrail.toml").write_text("[link]\nmin_run_words = 1\n")
+    result, loaded = _run_and_list_modules(["search", "tanker"], store_only, unwanted=("pydantic",))
+    assert result.returncode == 2
+    assert "setting 'link.min_run_words'" in result.stderr and "Traceback" not in result.stderr
+    assert "pydantic" in loaded
+
+
+@settings(max_examples=30, deadline=None)
+@given(copies=st.lists(st.lists(st.integers(1, 4), min_size=1, max_size=5), min_size=1, max_size=6),
+       limit=st.integers(1, 8))
+def test_a_collapsed_search_keeps_each_storys_best_hit_of_the_full_ranking(copies: list[list[int]], limit: int):
+    """Whatever the stories' sizes and the texts' repetitions (ties in score included, broken by date as the
+    uncollapsed order breaks them), collapsing in the store equals collapsing the whole uncollapsed ranking."""
+    start = datetime(2024, 3, 1, tzinfo=timezone.utc)
+    articles = [
+        Article(url=f"https://c{c}.example.org/{s}", outlet="example.org", domain="example.org", title=f"Story {s}",
+                text="The tanker was held outside the harbour. " * repeat + f"Copy {c}.",
+                published=start + timedelta(hours=s * 10 + c), story_id=f"s{s}" if len(story) > 1 else None)
+        for s, story in enumerate(copies) for c, repeat in enumerate(story)
+    ]
+    with SqliteStore(":memory:") as store:
+        store.upsert(articles)
+        collapsed = store.search("tanker", limit=limit, collapse_stories=True)
+        expected = collapse_hits(store.search("tanker", limit=1000), limit, True)
+    assert [(h.article.url, h.copies) for h in collapsed] == [(h.article.url, h.copies) for h in expected]

@@ -30,7 +30,7 @@ def test_pages_move_from_queued_to_fetched_to_indexed(tmp_path):
     state.record_fetched(archived)
     assert state.pages_to_fetch(3) == []
     assert [p.html for p in state.pages_to_index()] == [archived.html]
-    state.mark_indexed(archived.url)
+    state.mark_indexed([archived.url])
     assert list(state.pages_to_index()) == []
     assert state.get_archived(archived.url).html == archived.html  # kept for re-extraction
     assert state.count_by_status() == {"indexed": 1}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -77,7 +78,7 @@ def urls_of(hits) -> set[str]:
 def test_upsert_is_idempotent_by_url(store):
     first = store.upsert(corpus())
     again = store.upsert(corpus())
-    refetched = store.upsert([a.model_copy(update={"fetched_at": FETCHED + timedelta(days=1)}) for a in corpus()])
+    refetched = store.upsert([replace(a, fetched_at=FETCHED + timedelta(days=1)) for a in corpus()])
     assert (first.added, first.updated, first.unchanged) == (5, 0, 0)
     assert (again.added, again.updated, again.unchanged) == (0, 0, 5)
     assert (refetched.added, refetched.updated, refetched.unchanged) == (0, 0, 5)
@@ -92,10 +93,10 @@ def test_stored_articles_read_back_equal(filled):
 
 def test_changed_text_keeps_the_earlier_version(filled):
     original = filled.get(A3)
-    edits = [original.model_copy(update={"text": f"Edit {i}: officials denied it.", "fetched_at": FETCHED + timedelta(hours=i)})
+    edits = [replace(original, text=f"Edit {i}: officials denied it.", fetched_at=FETCHED + timedelta(hours=i))
              for i in (1, 2)]
     results = [filled.upsert([e]) for e in edits]
-    title_only = edits[-1].model_copy(update={"title": "Talks stall again"})
+    title_only = replace(edits[-1], title="Talks stall again")
     assert [r.updated for r in results] == [1, 1]
     assert filled.upsert([title_only]).updated == 1  # a changed title is an update, not a new version
     assert [v.text for v in filled.history(A3)] == [original.text, edits[0].text]
@@ -105,7 +106,7 @@ def test_changed_text_keeps_the_earlier_version(filled):
 
 def test_same_url_twice_in_one_batch_applies_in_order(store):
     first = corpus()[3]
-    second = first.model_copy(update={"text": "Sanctions were lifted."})
+    second = replace(first, text="Sanctions were lifted.")
     result = store.upsert([first, second])
     assert (result.added, result.updated) == (1, 1)
     assert store.get(first.url).text == "Sanctions were lifted."
@@ -113,11 +114,11 @@ def test_same_url_twice_in_one_batch_applies_in_order(store):
 
 
 def test_refetch_keeps_chain_fields_unless_it_sets_them(filled):
-    refetch = corpus()[1].model_copy(update={"story_id": None, "parent": None, "chain": None, "text": "Updated copy."})
+    refetch = replace(corpus()[1], story_id=None, parent=None, chain=None, text="Updated copy.")
     filled.upsert([refetch])
     kept = filled.get(A2)
     assert (kept.story_id, kept.parent, kept.chain.kind) == ("s1", A1, "full")
-    relinked = refetch.model_copy(update={"story_id": "s9", "chain": ChainInfo(kind="excerpt")})
+    relinked = replace(refetch, story_id="s9", chain=ChainInfo(kind="excerpt"))
     filled.upsert([relinked])
     assert (filled.get(A2).story_id, filled.get(A2).chain.kind, filled.get(A2).parent) == ("s9", "excerpt", None)
 
@@ -143,7 +144,7 @@ def test_indexed_since_lists_what_the_store_wrote_after_a_moment(filled):
     filled.upsert(corpus())  # unchanged
     filled.set_chain(A3, "s9", True, None, ChainInfo(kind="origin"))
     assert list(filled.indexed_since(moment)) == []
-    changed = corpus()[3].model_copy(update={"title": "Markets after the sanctions"})
+    changed = replace(corpus()[3], title="Markets after the sanctions")
     new = Article(url="https://f.example/new", outlet="rt", domain="f.example", title="New", text="t", fetched_at=FETCHED)
     filled.upsert([changed, new])
     assert [a.url for a in filled.indexed_since(moment)] == sorted([A4, new.url])
@@ -281,7 +282,7 @@ def test_concurrent_writers_keep_each_others_changes(store_target):
     chain and fingerprint set the linker writes survives the re-fetches, and every re-fetched text is kept."""
     first, second = store_target.open(), store_target.open()
     base = corpus()[2]
-    articles = [base.model_copy(update={"url": f"https://c.example/{k:02d}"}) for k in range(40)]
+    articles = [replace(base, url=f"https://c.example/{k:02d}") for k in range(40)]
     first.upsert(articles)
     rounds = 6
     errors: list[BaseException] = []
@@ -289,7 +290,7 @@ def test_concurrent_writers_keep_each_others_changes(store_target):
     def refetch() -> None:
         try:
             for r in range(rounds):
-                first.upsert([a.model_copy(update={"text": f"version {r}"}) for a in articles])
+                first.upsert([replace(a, text=f"version {r}") for a in articles])
         except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
             errors.append(exc)
 
@@ -319,7 +320,7 @@ def test_concurrent_writers_keep_each_others_changes(store_target):
 # -- Elasticsearch only ------------------------------------------------------------------------------
 def test_a_rejected_document_is_reported_and_the_rest_indexed(es_store):
     good = corpus()
-    bad = good[1].model_copy(update={"chain": ChainInfo(coverage=float("nan"))})  # not JSON: the server refuses it
+    bad = replace(good[1], chain=ChainInfo(coverage=float("nan")))  # not JSON: the server refuses it
     with pytest.raises(PartialWriteError) as raised:
         es_store.upsert([good[0], bad, *good[2:]])
     assert list(raised.value.failed) == [A2]
@@ -384,7 +385,7 @@ def test_reindex_swaps_the_alias_and_keeps_everything(es_target):
                     "stack as well); osmem-server and a live cluster run this test")
     store = es_target.open()
     store.upsert(corpus())
-    store.upsert([corpus()[0].model_copy(update={"text": "An edited text about Aleppo."})])
+    store.upsert([replace(corpus()[0], text="An edited text about Aleppo.")])
     store.put_fingerprints(A1, [7, BIG])
     old = store.current_index()
     new = store.reindex_to(2)

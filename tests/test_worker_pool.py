@@ -43,7 +43,7 @@ def _documents(path: Path) -> Path:
 def _store_contents(data_dir: Path) -> tuple[list[tuple], dict[str, list[int]]]:
     with SqliteStore(data_dir / "storytrail.db") as store:
         articles = sorted(
-            (a.url, a.title, a.text_hash, a.story_id, a.is_origin, a.parent, a.chain.model_dump_json() if a.chain else None)
+            (a.url, a.title, a.text_hash, a.story_id, a.is_origin, a.parent, a.chain.to_json() if a.chain else None)
             for a in store.iter_articles()
         )
         prints = {row[0]: sorted(store.get_fingerprints(row[0])) for row in articles}
@@ -98,14 +98,14 @@ def test_worker_count_zero_means_one_per_core():
 def test_a_writer_killed_mid_import_leaves_no_worker_behind_and_a_rerun_completes(tmp_path: Path):
     documents = _documents(tmp_path / "docs.jsonl")
     data = tmp_path / "killed"
-    env = {**environment(None), "STORYTRAIL_KILL_AT": "index.after_store_write:5"}
+    env = {**environment(None), "STORYTRAIL_KILL_AT": "index.before_commit:5", "STORYTRAIL_PROCESS__GROUP_ARTICLES": "2"}
     writer = subprocess.Popen(command("import", str(documents), "--workers", "2", data_dir=data), cwd=REPO, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     workers = []
     while writer.poll() is None:  # the workers, while the writer lives
         workers = subprocess.run(["ps", "--ppid", str(writer.pid), "-o", "pid="], capture_output=True, text=True).stdout.split() or workers
         time.sleep(0.05)
-    assert writer.returncode == -signal.SIGKILL  # killed at its 5th store write: mid-work
+    assert writer.returncode == -signal.SIGKILL  # killed at its 5th article write, two groups committed: mid-work
     assert workers
     deadline = time.monotonic() + 10
     while any(_alive(int(pid)) for pid in workers) and time.monotonic() < deadline:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from itertools import islice
 
@@ -76,7 +76,7 @@ def evaluate(db: AlertsDb, store: Store, searches: list[SavedSearch], now: datet
     for batch in _batches(store.indexed_since(since), BATCH):
         for name, hits in matcher.match(batch).items():
             matches.setdefault(name, {}).update(hits)
-        new.update((a.url, a.model_copy(update={"text": ""})) for a in batch)  # the text is not needed any more
+        new.update((a.url, replace(a, text="")) for a in batch)  # the text is not needed any more
     result.new_articles = len(new)
     stories = _Stories(store)
     touched: dict[str, list[Article]] = {}

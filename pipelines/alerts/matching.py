@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 
 from pipelines.models import Article
 from pipelines.query import to_sqlite
@@ -66,7 +67,7 @@ def _clean(article: Article) -> Article:
     fields = {"title": article.title, "text": article.text}
     if not any(f and (OPEN in f or CLOSE in f) for f in fields.values()):
         return article
-    return article.model_copy(update={k: v.replace(OPEN, "").replace(CLOSE, "") if v else v for k, v in fields.items()})
+    return replace(article, **{k: v.replace(OPEN, "").replace(CLOSE, "") if v else v for k, v in fields.items()})
 
 
 def _pieces(raw: str) -> Snippet:

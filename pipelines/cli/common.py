@@ -22,11 +22,12 @@ from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperGroup
 
+from pipelines.data_dir import data_dir_of, default_store_url, settings_to_validate, state_path
 from pipelines.logs import console, use_log_settings
-from pipelines.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from pipelines.cycle import Pipeline
+    from pipelines.settings import Settings, StoreSettings
     from pipelines.stores.base import Store
 
 
@@ -169,6 +170,8 @@ def describe_fault(exc: BaseException) -> str:
 
 
 def settings_from(data_dir: Path | None, store: str | None, config: Path | None, **overrides: Any) -> Settings:
+    from pipelines.settings import load_settings
+
     values: dict[str, Any] = {"data_dir": data_dir, **overrides}
     if store:
         values["store"] = {"url": store}
@@ -196,8 +199,35 @@ def worker_settings(workers: int | None) -> dict | None:
     return None if workers is None else {"workers": workers}
 
 
+class ReadSettings:
+    """What a read command needs of the settings: where the data dir, the store and the crawl state are, and
+    the whole validated `Settings` when it asks (`full`). With nothing to validate (no settings file, no
+    STORYTRAIL_* variable but the options' own: pipelines/data_dir.py) the places come from the defaults and
+    the settings model is not loaded: pydantic is a third of a read command's start-up."""
+
+    def __init__(self, data_dir: Path | None, store: str | None, config: Path | None) -> None:
+        self._given = (data_dir, store, config)
+        self._settings = None
+        if _log_overrides or settings_to_validate(config, data_dir_of(data_dir)):
+            self._settings = settings_from(data_dir, store, config)
+        self.data_dir = self._settings.data_dir if self._settings else data_dir_of(data_dir)
+        self.store_url = self._settings.store_url if self._settings else store or default_store_url(self.data_dir)
+        self.state_path = state_path(self.data_dir)
+
+    @property
+    def full(self) -> Settings:
+        if self._settings is None:
+            self._settings = settings_from(*self._given)
+        return self._settings
+
+    @property
+    def store(self) -> StoreSettings | None:
+        """The `store` section when settings were read; None: its defaults (pipelines/stores/factory.py)."""
+        return self._settings.store if self._settings else None
+
+
 @contextmanager
-def read_store(settings: Settings) -> Iterator[Store]:
+def read_store(settings: Settings | ReadSettings) -> Iterator[Store]:
     """The store alone, for commands that only read: no crawl state, no crawl stack. A SQLite file that does
     not exist yet is an error, not a new empty store."""
     from pipelines.stores.factory import open_store

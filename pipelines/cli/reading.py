@@ -1,7 +1,8 @@
 """Commands that read the store: `search`, `stats`, `story` and `stories` (`export` is in research.py).
 
 They open the store alone (`common.read_store`): never the crawl stack, never a crawl state they would
-create; `stats` reads an existing state.db read-only. What only one command needs is imported inside it.
+create; `stats` reads an existing state.db read-only. What only one command needs is imported inside it, and
+the settings are validated only when a settings file or variable gives something to validate (`ReadSettings`).
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pipelines.cli.common import (AsJson, ConfigFile, DataDir, ExitCode, StoreUrl, app, friendly_errors, out, print_json,
-                                  read_store, settings_from)
+from pipelines.cli.common import (AsJson, ConfigFile, DataDir, ExitCode, ReadSettings, StoreUrl, app, friendly_errors, out,
+                                  print_json, read_store)
 from pipelines.logs import console, setup_logging
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ def search(query: Annotated[str, typer.Argument(help='Lucene-style: "exact phras
            as_json: AsJson = False) -> None:
     """Search the stored articles."""
     setup_logging(False)
-    with read_store(settings_from(data_dir, store, config)) as opened:
+    with read_store(ReadSettings(data_dir, store, config)) as opened:
         hits = opened.search(query, limit=limit, collapse_stories=collapse)
     rows = [
         {
@@ -65,7 +66,7 @@ def search(query: Annotated[str, typer.Argument(help='Lucene-style: "exact phras
 def stats(data_dir: DataDir = None, store: StoreUrl = None, config: ConfigFile = None, as_json: AsJson = False) -> None:
     """Articles per outlet, and when each source was last polled and fetched."""
     setup_logging(False)
-    settings = settings_from(data_dir, store, config)
+    settings = ReadSettings(data_dir, store, config)
     with read_store(settings) as opened:
         store_stats = opened.stats()
     feeds, pages, last_run = [], {}, None
@@ -118,20 +119,20 @@ def story(url: Annotated[str, typer.Argument(help="Any copy's URL, or a story id
     from pipelines.story_report import StoryNotFound, story_json, story_tree
 
     setup_logging(False)
-    settings = settings_from(data_dir, store, config)
+    settings = ReadSettings(data_dir, store, config)
 
     @cache
     def sources() -> SourceRegistry:
         """The sources file, read once and only when needed (a URL not stored as given, --passages)."""
         from crawlers.sources import load_sources
 
-        return load_sources(settings.sources_file)
+        return load_sources(settings.full.sources_file)
 
     with read_store(settings) as opened:
         try:
             key = _story_key(opened, sources, url)
             if as_json:
-                print_json(story_json(opened, key, sources() if passages else None, settings.link))
+                print_json(story_json(opened, key, *((sources(), settings.full.link) if passages else ())))
             else:
                 out.print(story_tree(opened, key))
         except StoryNotFound as exc:
@@ -173,7 +174,7 @@ def stories(data_dir: DataDir = None, store: StoreUrl = None, config: ConfigFile
     from pipelines.story_report import stories_table, story_summaries
 
     setup_logging(False)
-    with read_store(settings_from(data_dir, store, config)) as opened:
+    with read_store(ReadSettings(data_dir, store, config)) as opened:
         summaries = story_summaries(opened, order, limit)
     if as_json:
         print_json(summaries)

@@ -16,10 +16,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pipelines.cli.common import (AsJson, ConfigFile, DataDir, ExitCode, StoreUrl, app, friendly_errors, out, print_json,
-                                  read_store, settings_from)
+from pipelines.cli.common import (AsJson, ConfigFile, DataDir, ExitCode, ReadSettings, StoreUrl, app, friendly_errors, out,
+                                  print_json, read_store)
 from pipelines.logs import console, setup_logging
-from pipelines.settings import Settings
 from pipelines.report_charts import MAX_ARTICLES, MAX_TREES
 
 if TYPE_CHECKING:
@@ -31,7 +30,7 @@ Until = Annotated[str | None, typer.Option("--until", help="Only stories whose o
 Output = Annotated[Path | None, typer.Option("-o", "--output", help="Write here instead of standard output.")]
 
 
-def selected(settings: Settings, query: str | None, since: str | None, until: str | None) -> Selection:
+def selected(settings: ReadSettings, query: str | None, since: str | None, until: str | None) -> Selection:
     from pipelines.spread import select_stories
 
     first, last = _day(since, "--since"), _day(until, "--until")
@@ -65,7 +64,7 @@ def spread(query: Query = None, since: Since = None, until: Until = None,
     if by not in PERIODS:
         raise typer.BadParameter(f"{by!r}: use day, week or month", param_hint="--by")
     setup_logging(False)
-    selection = selected(settings_from(data_dir, store, config), query, since, until)
+    selection = selected(ReadSettings(data_dir, store, config), query, since, until)
     if as_json:
         print_json(spread_json(selection, by))
     elif as_csv:
@@ -95,7 +94,7 @@ def export(query: Query = None, since: Since = None, until: Until = None,
     if format_ in ("csv", "parquet") and output is None:
         raise typer.BadParameter(f"--format {format_} writes three files: name a folder with -o", param_hint="-o")
     setup_logging(False)
-    settings = settings_from(data_dir, store, config)
+    settings = ReadSettings(data_dir, store, config)
     if format_ == "jsonl":
         _export_jsonl(settings, query, since, until, output)
         return
@@ -113,7 +112,7 @@ def export(query: Query = None, since: Since = None, until: Until = None,
     console.print(f"{len(selection.stories)} stories -> " + ", ".join(str(p) for p in written.values()))
 
 
-def _export_jsonl(settings: Settings, query: str | None, since: str | None, until: str | None, output: Path | None) -> None:
+def _export_jsonl(settings: ReadSettings, query: str | None, since: str | None, until: str | None, output: Path | None) -> None:
     """One row per article in URL order (`story_report.iter_export_rows`); with a query or dates, only the
     articles of the selected stories."""
     from pipelines.story_report import iter_export_rows
@@ -143,7 +142,7 @@ def report(query: Query = None, since: Since = None, until: Until = None,
     from pipelines.report import write_report
 
     setup_logging(False)
-    selection = selected(settings_from(data_dir, store, config), query, since, until)
+    selection = selected(ReadSettings(data_dir, store, config), query, since, until)
     write_report(selection, output, max_trees=max_trees, max_articles=max_articles)
     console.print(f"{len(selection.stories)} stories -> {output}")
 
@@ -156,7 +155,7 @@ def browse(port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8001,
            data_dir: DataDir = None, store: StoreUrl = None, config: ConfigFile = None) -> None:
     """The SQLite store in Datasette, read-only: stories, chains, outlet statistics, full-text search."""
     setup_logging(False)
-    settings = settings_from(data_dir, store, config)
+    settings = ReadSettings(data_dir, store, config)
     url = settings.store_url
     if not url.startswith("sqlite:///") or url == "sqlite:///:memory:":
         console.print("[bold red]error:[/] browse opens a SQLite store file; for Elasticsearch use Kibana "

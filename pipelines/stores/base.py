@@ -100,9 +100,9 @@ class Store(ABC):
         """(story id, number of copies) for the largest (`order="size"`) or newest (`"new"`) stories."""
 
     def batch(self) -> AbstractContextManager[None]:
-        """Group the writes of one unit of work (an article's upsert, fingerprints and chain updates) so they
-        land together: on SQLite one commit instead of one per statement, the larger part of linking's cost.
-        The default groups nothing (Elasticsearch writes as it goes)."""
+        """Group the writes of one unit of work (the upserts, fingerprints and chain updates of one article, or
+        of a group of them: pipelines/processing.py) so they land together: on SQLite one commit instead of one
+        per statement. The default groups nothing (Elasticsearch writes as it goes)."""
         return nullcontext()
 
     def close(self) -> None:

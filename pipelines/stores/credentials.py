@@ -12,8 +12,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pipelines.settings import StoreSettings
+if TYPE_CHECKING:
+    from pipelines.settings import StoreSettings
 
 ENV_USERNAME = "STORYTRAIL_ES_USERNAME"
 ENV_PASSWORD = "STORYTRAIL_ES_PASSWORD"

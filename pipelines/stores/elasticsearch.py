@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from datetime import datetime
 from itertools import islice
 from typing import Any
@@ -183,7 +184,7 @@ class ElasticsearchStore(Store):
 
     def history(self, url: str) -> list[Article]:
         hits = self._scan(self.names.versions, {"term": {"url": url}}, [{"n": "asc"}], excludes=[])
-        return [Article.model_validate(hit["_source"]["record"]) for hit in hits]
+        return [Article.from_dict(hit["_source"]["record"]) for hit in hits]
 
     def search(self, query: str, limit: int = 20, collapse_stories: bool = False) -> list[SearchHit]:
         body = q.search_body(query, limit)
@@ -257,9 +258,7 @@ class ElasticsearchStore(Store):
     # -- chains -------------------------------------------------------------------------------------
     def set_chain(self, url: str, story_id: str | None, is_origin: bool, parent: str | None, chain: ChainInfo | None) -> None:
         def change(source: dict) -> dict:
-            article = m.from_document(source).model_copy(
-                update={"story_id": story_id, "is_origin": is_origin, "parent": parent, "chain": chain}
-            )
+            article = replace(m.from_document(source), story_id=story_id, is_origin=is_origin, parent=parent, chain=chain)
             return m.to_document(article, source.get(m.FINGERPRINTS) or [], source.get(m.VERSIONS, 0), source.get(m.INDEXED_AT))
 
         self._modify(url, change, "record the chain")  # an unknown URL is ignored, as in SqliteStore

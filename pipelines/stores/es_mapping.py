@@ -146,7 +146,7 @@ def version_id(url: str, n: int) -> str:
 
 def to_document(article: Article, fingerprints: list[str], versions: int, indexed_at: str | None = None) -> dict[str, Any]:
     """The document for `article`; `indexed_at` keeps an earlier write time (a chain update), else now."""
-    doc = article.model_dump(mode="json")
+    doc = article.to_dict()
     doc[STORY_KEY] = article.story_id or article.url
     doc[ROLE] = article.chain.kind if article.chain else ("origin" if article.is_origin else None)
     doc[SORT_DATE] = doc["published"] or doc["fetched_at"]
@@ -158,7 +158,7 @@ def to_document(article: Article, fingerprints: list[str], versions: int, indexe
 
 
 def from_document(source: dict[str, Any]) -> Article:
-    return Article.model_validate({k: v for k, v in source.items() if k in Article.model_fields})
+    return Article.from_dict(source)
 
 
 def version_document(old: Article, n: int) -> dict[str, Any]:
@@ -168,11 +168,6 @@ def version_document(old: Article, n: int) -> dict[str, Any]:
         "fetched_at": old.fetched_at.isoformat(),
         "archived_at": datetime.now(timezone.utc).isoformat(),
         "text_hash": old.text_hash,
-        "record": old.model_dump(mode="json"),
+        "record": old.to_dict(),
     }
 
-
-def same_content(old: Article, new: Article) -> bool:
-    """Unchanged apart from when it was fetched (the rule SqliteStore applies too)."""
-    ignore = {"fetched_at", "fetched_from"}
-    return old.model_dump(exclude=ignore) == new.model_dump(exclude=ignore)

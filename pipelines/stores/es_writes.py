@@ -10,7 +10,7 @@ import time
 from elasticsearch import Elasticsearch
 from elasticsearch.helpers import streaming_bulk
 
-from pipelines.models import Article, UpsertResult
+from pipelines.models import Article, UpsertResult, same_content, with_chain_of
 from pipelines.stores import es_mapping as m
 from pipelines.stores.es_client import error_reason, translate_errors
 
@@ -33,11 +33,8 @@ class UpsertPlan:
             self.outcome += UpsertResult(added=1)
             return
         old = m.from_document(self.source)
-        if article.story_id is None:  # a re-fetch does not know the chain: keep the one we have
-            article = article.model_copy(
-                update={"story_id": old.story_id, "is_origin": old.is_origin, "parent": old.parent, "chain": old.chain}
-            )
-        if m.same_content(old, article):
+        article = with_chain_of(article, old)
+        if same_content(old, article):
             self.outcome += UpsertResult(unchanged=1)
             return
         versions = self.source.get(m.VERSIONS, 0)

@@ -12,10 +12,14 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
+from typing import TYPE_CHECKING
+
 from crawlers.config_files import ConfigError
-from pipelines.settings import StoreSettings
 from pipelines.stores.base import Store
 from pipelines.stores.credentials import EsAuth, redact_url
+
+if TYPE_CHECKING:
+    from pipelines.settings import StoreSettings
 
 SCHEMES = ("sqlite", "http", "https")
 
@@ -23,7 +27,6 @@ SCHEMES = ("sqlite", "http", "https")
 def open_store(url: str, *, settings: StoreSettings | None = None) -> Store:
     """The store the URL names, connected and ready. ConfigError for a URL that names none;
     StoreError when the store is named right but cannot be opened (file unwritable, cluster down)."""
-    settings = settings or StoreSettings()
     try:
         parts = urlsplit(url)
     except ValueError as exc:
@@ -52,9 +55,10 @@ def _open_sqlite(url: str, netloc: str, path: str) -> Store:
     return SqliteStore(path)  # no log line here: it would import loguru (and asyncio) into every read command
 
 
-def _open_elasticsearch(parts, settings: StoreSettings) -> Store:
+def _open_elasticsearch(parts, settings: StoreSettings | None) -> Store:
     from loguru import logger
 
+    from pipelines.settings import StoreSettings
     from pipelines.stores.elasticsearch import ElasticsearchStore
 
     shown = redact_url(urlunsplit(parts))
@@ -78,4 +82,5 @@ def _open_elasticsearch(parts, settings: StoreSettings) -> Store:
         raise ConfigError(f"store URL {shown!r}: the port is not a number from 0 to 65535; use https://host:9200") from None
     base = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
     logger.bind(store=base).debug("opening Elasticsearch store")
+    settings = settings or StoreSettings()
     return ElasticsearchStore(base, settings, auth=EsAuth.resolve(settings), compat_headers=compat == "on")

@@ -17,9 +17,10 @@ from functools import wraps
 from pathlib import Path
 
 from crawlers.sqlite_files import connect
-from pipelines.models import Article, ChainInfo, SearchHit, StoreStats, UpsertResult
+from pipelines.models import Article, ChainInfo, SearchHit, StoreStats, UpsertResult, same_content, with_chain_of
 from pipelines.query import to_sqlite
 from pipelines.stores.base import Store, StoreError
+from pipelines.stores.collapse import best_of_each_story
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -80,15 +81,18 @@ CREATE TABLE IF NOT EXISTS fingerprints (
     PRIMARY KEY (hash, article_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS fingerprints_article ON fingerprints(article_id);
--- The store's generation: a random id made with the file, kept by every later open. state.db records the
--- generation it indexed into, so a replaced or truncated store is noticed (pipelines/store_state_check.py).
+-- The store's generation: a random id made with the file (GENERATION), kept by every later open. state.db records
+-- the generation it indexed into, so a replaced or truncated store is noticed (pipelines/store_state_check.py).
 CREATE TABLE IF NOT EXISTS store_meta (key TEXT PRIMARY KEY, value TEXT);
-INSERT OR IGNORE INTO store_meta (key, value) VALUES ('generation', lower(hex(randomblob(16))));
 CREATE TABLE IF NOT EXISTS fingerprint_df (
     hash INTEGER PRIMARY KEY,
     n INTEGER NOT NULL
 );
 """
+
+# Written only to a file without one: opening an existing store (an extraction worker's, pipelines/worker_pool.py)
+# then takes no write lock, so it never waits for the writer's open transaction (pipelines/processing.py).
+GENERATION = "INSERT OR IGNORE INTO store_meta (key, value) VALUES ('generation', lower(hex(randomblob(16))))"
 
 COLUMNS = (
     "url outlet domain title authors published language text description canonical_url links "
@@ -101,20 +105,11 @@ COLUMNS_ADDED = (("captured_at", "TEXT"), ("capture_url", "TEXT"), ("indexed_at"
 INDEXED_AT_FORMAT = "%Y-%m-%dT%H:%M:%f000+00:00"
 
 SEARCH = "SELECT a.*, {score} AS score, 0 AS copies FROM {source} WHERE {where} ORDER BY score DESC, a.published DESC LIMIT ?"
-# One hit per story (an article without one is its own), counting the story's other matching copies. The
-# window runs over the matches' ids and scores only; whole rows are read for the `limit` hits shown.
-COLLAPSED_SEARCH = """
-WITH matches AS (
-    SELECT a.id, coalesce(a.story_id, a.url) AS story, {score} AS score, a.published AS published
-    FROM {source} WHERE {where}
-), ranked AS (
-    SELECT id, score, published, count(*) OVER stories - 1 AS copies,
-           row_number() OVER (stories ORDER BY score DESC, published DESC) AS place
-    FROM matches WINDOW stories AS (PARTITION BY story)
-)
-SELECT a.*, ranked.score AS score, ranked.copies AS copies FROM ranked JOIN articles a ON a.id = ranked.id
-WHERE ranked.place = 1 ORDER BY ranked.score DESC, ranked.published DESC LIMIT ?
-"""
+# One hit per story (an article without one is its own): the matches' ids, stories, scores and dates only, each
+# story's best kept in one pass (pipelines/stores/collapse.py); whole rows are read for the `limit` hits shown.
+# A window function over the matches (row_number() OVER (PARTITION BY story ...)) did the same in 3x the time
+# of the uncollapsed search on bench/pipeline.py's 100k store; this pass takes about 1.4x.
+MATCHES = "SELECT a.id, coalesce(a.story_id, a.url), {score}, a.published FROM {source} WHERE {where}"
 
 # SQLite binds at most 32766 variables; stay well below it and keep statements short.
 IN_CHUNK = 500
@@ -143,6 +138,8 @@ class SqliteStore(Store):
             self.db, self.read_only = connect(self.path, SCHEMA)
             present = {r["name"] for r in self.db.execute("PRAGMA table_info(articles)")}
             if not self.read_only:  # a read-only file is read as it is (search, stats, export on a backup)
+                if self.db.execute("SELECT 1 FROM store_meta WHERE key = 'generation'").fetchone() is None:
+                    self.db.execute(GENERATION)
                 for name, kind in COLUMNS_ADDED:
                     if name not in present:
                         self.db.execute(f"ALTER TABLE articles ADD COLUMN {name} {kind}")
@@ -178,16 +175,13 @@ class SqliteStore(Store):
             )
             return UpsertResult(added=1)
         old = _from_row(row)
-        if article.story_id is None:  # a re-fetch does not know the chain: keep the one we have
-            article = article.model_copy(
-                update={"story_id": old.story_id, "is_origin": old.is_origin, "parent": old.parent, "chain": old.chain}
-            )
-        if _same_content(old, article):
+        article = with_chain_of(article, old)
+        if same_content(old, article):
             return UpsertResult(unchanged=1)
         if old.text_hash != article.text_hash:
             self.db.execute(
                 "INSERT INTO article_versions (url, fetched_at, text_hash, record) VALUES (?, ?, ?, ?)",
-                (old.url, old.fetched_at.isoformat(), old.text_hash, old.model_dump_json()),
+                (old.url, old.fetched_at.isoformat(), old.text_hash, old.to_json()),
             )
         values = _to_row(article)
         assignments = ", ".join(f"{c} = ?" for c in COLUMNS if c != "url")
@@ -235,7 +229,7 @@ class SqliteStore(Store):
         rows = self.db.execute(
             "SELECT record FROM article_versions WHERE url = ? ORDER BY rowid", (url,)
         ).fetchall()
-        return [Article.model_validate_json(r["record"]) for r in rows]
+        return [Article.from_json(r["record"]) for r in rows]
 
     def search(self, query: str, limit: int = 20, collapse_stories: bool = False) -> list[SearchHit]:
         match, where, params = to_sqlite(query)
@@ -245,12 +239,19 @@ class SqliteStore(Store):
             score, params = "-bm25(articles_fts, 4.0, 1.0, 2.0)", [match, *params]
         else:
             source, where, score = "articles a", where or "1", "0.0"
-        template = COLLAPSED_SEARCH if collapse_stories else SEARCH
         try:
-            rows = self.db.execute(template.format(score=score, source=source, where=where), [*params, limit]).fetchall()
+            if collapse_stories:
+                return self._collapsed(self.db.execute(MATCHES.format(score=score, source=source, where=where), params), limit)
+            rows = self.db.execute(SEARCH.format(score=score, source=source, where=where), [*params, limit]).fetchall()
         except sqlite3.OperationalError as exc:
             raise StoreError(f"search failed for query {query!r}: {exc}") from exc
         return [SearchHit(article=_from_row(r), score=r["score"], copies=r["copies"]) for r in rows]
+
+    def _collapsed(self, matches: Iterable[tuple[int, str, float, str | None]], limit: int) -> list[SearchHit]:
+        best = best_of_each_story(matches, limit)
+        rows = {r["id"]: r for r in self.db.execute(
+            f"SELECT * FROM articles WHERE id IN ({','.join('?' * len(best))})", [b.id for b in best])}
+        return [SearchHit(article=_from_row(rows[b.id]), score=b.score, copies=b.copies) for b in best]
 
     def stats(self) -> StoreStats:
         by_outlet = {r[0]: r[1] for r in self.db.execute("SELECT outlet, count(*) FROM articles GROUP BY outlet ORDER BY outlet")}
@@ -318,7 +319,7 @@ class SqliteStore(Store):
     def set_chain(self, url: str, story_id: str | None, is_origin: bool, parent: str | None, chain: ChainInfo | None) -> None:
         self.db.execute(
             "UPDATE articles SET story_id = ?, is_origin = ?, parent = ?, chain = ? WHERE url = ?",
-            (story_id, int(is_origin), parent, chain.model_dump_json() if chain else None, url),
+            (story_id, int(is_origin), parent, chain.to_json() if chain else None, url),
         )
 
     def story_members(self, story_id: str) -> list[Article]:
@@ -362,7 +363,10 @@ class _Transaction:
     def __exit__(self, exc_type: type | None, *rest: object) -> None:
         if not self.outer:
             return
-        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        if not exc_type:
+            self.db.execute("COMMIT")
+        elif self.db.in_transaction:  # SQLite may have rolled back already (disk full)
+            self.db.execute("ROLLBACK")
 
 
 def _chunks(items: list, size: int) -> Iterator[list]:
@@ -389,7 +393,7 @@ def _to_row(article: Article) -> dict[str, object]:
         "story_id": article.story_id,
         "is_origin": int(article.is_origin),
         "parent": article.parent,
-        "chain": article.chain.model_dump_json() if article.chain else None,
+        "chain": article.chain.to_json() if article.chain else None,
         "captured_at": article.captured_at.isoformat() if article.captured_at else None,
         "capture_url": article.capture_url,
         "indexed_at": _utc_iso(datetime.now(timezone.utc)),  # rows are only built to be written
@@ -419,13 +423,8 @@ def _from_row(row: sqlite3.Row) -> Article:
         story_id=row["story_id"],
         is_origin=bool(row["is_origin"]),
         parent=row["parent"],
-        chain=ChainInfo.model_validate_json(row["chain"]) if row["chain"] else None,
+        chain=ChainInfo.from_json(row["chain"]) if row["chain"] else None,
         captured_at=datetime.fromisoformat(row["captured_at"]) if row["captured_at"] else None,
         capture_url=row["capture_url"],
     )
 
-
-def _same_content(old: Article, new: Article) -> bool:
-    """Unchanged apart from when it was fetched."""
-    ignore = {"fetched_at", "fetched_from"}
-    return old.model_dump(exclude=ignore) == new.model_dump(exclude=ignore)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -69,7 +70,7 @@ def test_a_fresh_store_with_more_articles_than_the_state_is_still_checked(gather
     data_dir = copy_data_dir(source, tmp_path / "data")
     other = tmp_path / "other.db"
     with SqliteStore(other) as store, SqliteStore(data_dir / "storytrail.db") as full:
-        store.upsert([a.model_copy(update={"url": a.url + "-other"}) for a in full.iter_articles()])
+        store.upsert([replace(a, url=a.url + "-other") for a in full.iter_articles()])
         store.upsert([next(full.iter_articles())])
     check = storytrail("check", "--json", "--store", f"sqlite:///{other}", data_dir=data_dir)
     assert json.loads(check.stdout)["missing_from_store"] == len(everything) - 1, check.stderr[-2000:]
