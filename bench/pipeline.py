@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 BENCH_ROOT = Path(__file__).resolve().parents[1]
@@ -265,7 +266,7 @@ def build_store(data_dir: Path, size: int, seed: int) -> list[dict]:
             document = maker.article(i, outlet)
             story, origin = story_id_for(document["url"]), None
         article = Article(url=document["url"], outlet=site(outlet), domain=site(outlet),
-                          title=document["title"], text=document["text"], published=document["published"],
+                          title=document["title"], text=document["text"], published=datetime.fromisoformat(document["published"]),
                           story_id=story, is_origin=origin is None, parent=origin,
                           chain=ChainInfo(kind="origin" if origin is None else "extended"))
         lines = preparer.cleaner.line_hashes(article)
@@ -273,7 +274,7 @@ def build_store(data_dir: Path, size: int, seed: int) -> list[dict]:
         footer = footer if i >= 4 * OUTLETS else frozenset()  # learned once 3 other articles of the outlet have it
         if origin is not None or (len(kept) < 5000) or maker.rng.random() < 0.05:
             # the articles a cycle may copy, and every planted copy: their true fingerprints
-            prepared = preparer.prepare(article, (article.text_hash, article.outlet, footer)).fingerprints
+            prepared = preparer.fingerprints(preparer.comparison_text(article, (article.text_hash, article.outlet, footer)))
             if origin is None:
                 kept.append({**document, "story_id": story})
         else:

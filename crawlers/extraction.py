@@ -232,7 +232,7 @@ def _parse(text_html: str, url: str) -> HtmlElement:
 
 
 def _base_href(elements: PageElements) -> str | None:
-    return next((href for href in (base.get("href") for base in elements.of("base")) if href is not None), None)
+    return next((base.get("href") for base in elements.of("base") if base.get("href") is not None), None)
 
 
 def _page_title(elements: PageElements) -> str | None:

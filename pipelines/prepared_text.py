@@ -23,7 +23,7 @@ first, texts by total words (`link.cache_words`), so memory stays bounded whatev
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
 from typing import Generic, TypeVar
 
@@ -31,7 +31,7 @@ from crawlers.sources import SourceRegistry
 from pipelines.alignment import Alignment, align
 from pipelines.attribution import AttributionParser
 from pipelines.chains import Member
-from pipelines.comparison_text import ComparisonText, TextCleaner, recurring_lines, recurring_lines_of
+from pipelines.comparison_text import ComparisonText, TextCleaner, recurring_lines_of
 from pipelines.fingerprints import fingerprints
 from pipelines.models import Article
 from pipelines.settings import LinkSettings
@@ -75,19 +75,20 @@ class TextPreparer:
         self.attribution = attribution or AttributionParser(sources)
         self.cleaner = cleaner or TextCleaner(sources, self.attribution)
 
-    def text_key(self, article: Article, store: Store) -> TextKey:
-        recurring = recurring_lines(article, store, self.cleaner, self.settings.recurring_line_articles)
-        return article.text_hash, article.outlet, recurring
-
     def comparison_text(self, article: Article, key: TextKey) -> ComparisonText:
         return self.cleaner.clean(article, key[2])
 
     def fingerprints(self, text: ComparisonText) -> frozenset[int]:
         return frozenset(fingerprints(text.words, self.settings.shingle_words, self.settings.winnow_window))
 
-    def prepare(self, article: Article, key: TextKey) -> PreparedText:
+    def prepare(self, article: Article, store: Store) -> PreparedText:
+        """What a worker makes ahead of linking, under the key the store gives now: the line hashes that key
+        is read from are made once, and travel with the text."""
+        lines = self.cleaner.line_hashes(article)
+        recurring = recurring_lines_of({article.url: lines}, store, self.settings.recurring_line_articles)[article.url]
+        key = (article.text_hash, article.outlet, recurring)
         text = self.comparison_text(article, key)
-        return PreparedText(key, text, self.fingerprints(text), self.cleaner.line_hashes(article))
+        return PreparedText(key, text, self.fingerprints(text), lines)
 
     def evidence(self, article: Article) -> PreparedEvidence:
         return PreparedEvidence(evidence_key(article), Member.of(article, self.attribution.evidence(article), self.sources))
@@ -210,23 +211,18 @@ class LinkingCache:
         return found if found is not None else self.preparer.fingerprints(self.text(article))
 
     def _text_hash(self, article: Article) -> str:
-        entry = self._hashes.get(id(article))
-        if entry is None or entry[0] is not article:
-            entry = self._hashes[id(article)] = (article, article.text_hash)
-        return entry[1]
+        return _once(self._hashes, article, lambda: article.text_hash)
 
     def member(self, article: Article) -> Member:
-        entry = self._members.get(id(article))
-        if entry is not None and entry[0] is article:
-            return entry[1]
+        return _once(self._members, article, lambda: self._member(article))
+
+    def _member(self, article: Article) -> Member:
         key = evidence_key(article, self._text_hash(article))
         found = self.evidence.get(key)
         if found is None:
             found = self.preparer.evidence(article)
             self.evidence.put(key, found)
-        member = replace(found.member, article=article)
-        self._members[id(article)] = (article, member)
-        return member
+        return replace(found.member, article=article)
 
     def align(self, a: Article, b: Article) -> Alignment:
         key = (self.key(a), self.key(b))
@@ -237,3 +233,12 @@ class LinkingCache:
                 self.text(a), self.text(b), self.preparer.settings.min_run_words)
             self.alignments.put(key, found)
         return found
+
+
+def _once(memo: dict[int, tuple[Article, V]], article: Article, make: Callable[[], V]) -> V:
+    """`make()` for `article`, made once per `link` call: kept by id(), with the article itself, so a new
+    object given the id of a dropped one is never taken for it."""
+    entry = memo.get(id(article))
+    if entry is None or entry[0] is not article:
+        entry = memo[id(article)] = (article, make())
+    return entry[1]

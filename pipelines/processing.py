@@ -63,6 +63,7 @@ def fewer_gc_passes() -> Iterator[None]:
     finally:
         gc.set_threshold(*before)
 
+
 class ArticleProcessor:
     """Turns archived pages into stored, linked articles, counting what happened."""
 

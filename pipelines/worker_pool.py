@@ -188,7 +188,7 @@ def _work_on_page(item: ArchivedPage | Article) -> PageResult:
     extracted = time.process_time()
     result = PageResult(article, log=worker.log, seconds={"extract": extracted - start})
     if worker.preparer is not None:
-        result.prepared = worker.preparer.prepare(article, worker.preparer.text_key(article, worker.store))
+        result.prepared = worker.preparer.prepare(article, worker.store)
         result.evidence = worker.preparer.evidence(article)
         result.seconds["prepare"] = time.process_time() - extracted
     return result

@@ -326,7 +326,7 @@ def test_the_writer_links_with_what_a_worker_prepared_without_preparing_it_again
     outcomes = []
     for i in range(4):
         item = article(f"https://site{i}.example.com/x", text, DAY + timedelta(hours=i))
-        linked.linker.cache.offer(worker.prepare(item, worker.text_key(item, linked.store)), worker.evidence(item))
+        linked.linker.cache.offer(worker.prepare(item, linked.store), worker.evidence(item))
         outcomes += linked.add(item)
     assert [o.action for o in outcomes] == ["new_story"] + ["joined_story"] * 3
     assert redone == []  # texts, fingerprints, line hashes and evidence: all the worker's

@@ -207,7 +207,7 @@ class ReadSettings:
 
     def __init__(self, data_dir: Path | None, store: str | None, config: Path | None) -> None:
         self._given = (data_dir, store, config)
-        self._settings = None
+        self._settings: Settings | None = None
         if _log_overrides or settings_to_validate(config, data_dir_of(data_dir)):
             self._settings = settings_from(data_dir, store, config)
         self.data_dir = self._settings.data_dir if self._settings else data_dir_of(data_dir)

@@ -131,8 +131,10 @@ def story(url: Annotated[str, typer.Argument(help="Any copy's URL, or a story id
     with read_store(settings) as opened:
         try:
             key = _story_key(opened, sources, url)
-            if as_json:
-                print_json(story_json(opened, key, *((sources(), settings.full.link) if passages else ())))
+            if as_json and passages:
+                print_json(story_json(opened, key, sources(), settings.full.link))
+            elif as_json:
+                print_json(story_json(opened, key))
             else:
                 out.print(story_tree(opened, key))
         except StoryNotFound as exc:
