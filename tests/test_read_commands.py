@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -194,3 +195,15 @@ def test_a_collapsed_search_keeps_each_storys_best_hit_of_the_full_ranking(copie
         collapsed = store.search("tanker", limit=limit, collapse_stories=True)
         expected = collapse_hits(store.search("tanker", limit=1000), limit, True)
     assert [(h.article.url, h.copies) for h in collapsed] == [(h.article.url, h.copies) for h in expected]
+
+
+def test_a_collapsed_search_reads_its_hits_in_chunks(tmp_path: Path, monkeypatch):
+    """`--limit` goes up to 100,000 stories, past SQLite's 32,766 bound variables: the hits' rows are read
+    IN_CHUNK ids at a time, and come back in the ranking's order. (Here SQLite binds 3 at most, IN_CHUNK is 2.)"""
+    monkeypatch.setattr(sqlite_module, "IN_CHUNK", 2)
+    with SqliteStore(tmp_path / "storytrail.db") as store:
+        store.upsert(_articles(stories=5, copies=2))
+        store.db.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 3)
+        hits = store.search("tanker", limit=5, collapse_stories=True)
+        expected = collapse_hits(store.search("tanker", limit=100), 5, True)
+    assert [(h.article.url, h.copies) for h in hits] == [(h.article.url, h.copies) for h in expected]

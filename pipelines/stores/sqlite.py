@@ -249,8 +249,8 @@ class SqliteStore(Store):
 
     def _collapsed(self, matches: Iterable[tuple[int, str, float, str | None]], limit: int) -> list[SearchHit]:
         best = best_of_each_story(matches, limit)
-        rows = {r["id"]: r for r in self.db.execute(
-            f"SELECT * FROM articles WHERE id IN ({','.join('?' * len(best))})", [b.id for b in best])}
+        rows = {r["id"]: r for chunk in _chunks([b.id for b in best], IN_CHUNK)
+                for r in self.db.execute(f"SELECT * FROM articles WHERE id IN ({','.join('?' * len(chunk))})", chunk)}
         return [SearchHit(article=_from_row(rows[b.id]), score=b.score, copies=b.copies) for b in best]
 
     def stats(self) -> StoreStats:
