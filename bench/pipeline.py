@@ -5,9 +5,10 @@
    copy of another page with a paragraph added. The 1,810 documents go through the whole pipeline
    (`storytrail import`: archive, extract, fingerprint, link, store) with 1 and with 2 workers, and, in the
    same run, through a bare `trafilatura.extract` loop (one process, trafilatura's defaults). Ratios are
-   throughput against throughput: by CPU time (all processes of a run) and by wall time.
-2. Cycle cost. A SQLite store of N generated articles (bench/linking.py's generator: real-text bigrams,
-   planted copies); then a cycle of 500 new articles (imported with their text, linked and stored) on it.
+   throughput against throughput: by CPU time (all processes of a run) and by wall time, each against the
+   bare loop of its own round (`--rounds`, 3: bare and ours back to back), the median round reported.
+2. Cycle cost. A SQLite store of N generated articles (bench/generated_store.py: the benchmark's words drawn
+   by frequency, planted copies); then a cycle of 500 new articles (imported with their text, linked and stored) on it.
    Per-article cost on the 100k store against the same on a 1k store (median of 3 cycles), and the cycle's
    peak RSS.
 3. Start-up. `storytrail search`, `stats` and `story` on the 1k store against
@@ -16,7 +17,7 @@
 Every measured run is its own process (its CPU time and peak RSS are its own, pool workers included).
 CPU is shared on the machines we measure on: compare the ratios of one run, not absolute times.
 
-    nice -n 10 .venv/bin/python bench/pipeline.py [--parts import,cycle,startup] [--sizes 1000,100000]
+    nice -n 10 .venv/bin/python bench/pipeline.py [--parts import,cycle,startup] [--sizes 1000,100000] [--rounds 3]
         [--project /tmp/before]   # measure another checkout of the project with this same script
 """
 
@@ -24,25 +25,22 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import itertools
 import json
 import os
-import re
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import replace
-from datetime import datetime
 from pathlib import Path
+
+from generated_store import CYCLE_ARTICLES, CYCLE_COPY_EVERY, build_store, cycle_input, site
 
 BENCH_ROOT = Path(__file__).resolve().parents[1]
 BENCHMARK_DIR = BENCH_ROOT / ".." / "shared" / "benchmarks" / "article-extraction"
 ROUNDS = 10  # each page at this many URLs
 COPY_EVERY = 5  # one document in five is another page with a paragraph added
-CYCLE_ARTICLES = 500
 CYCLE_RUNS = 3  # each cycle is run this many times, on a fresh copy of its store; the median (by CPU) is reported
 SEARCH_QUERY = "government"
 SEARCH_REPEAT = 30
@@ -193,118 +191,6 @@ def _rss_mb(who: str) -> float:
 
 
 # -------------------------------------------------------------------------------------------- cycle
-OUTLETS = 60
-STORY_SHARE = 0.06  # of a store's articles, copies of an earlier article (another outlet, an intro added)
-CYCLE_COPY_EVERY = 5  # of a cycle's new articles, one in five copies an article already stored
-
-
-class TextMaker:
-    """Articles of real words drawn by their frequency in the benchmark's true texts: readable as text to
-    FTS and the fingerprint index, and, being drawn word by word, sharing no run of words by chance."""
-
-    def __init__(self, seed: int) -> None:
-        import random
-        from collections import Counter
-
-        truth = json.loads((BENCHMARK_DIR / "ground-truth.json").read_text(encoding="utf-8"))
-        counts = Counter(w.lower() for v in truth.values() for w in re.findall(r"[A-Za-z]+", v["articleBody"]))
-        self.words, self.cumulative = list(counts), list(itertools.accumulate(counts.values()))
-        self.rng = random.Random(seed)
-
-    def paragraph(self, n: int) -> str:
-        words = self.rng.choices(self.words, cum_weights=self.cumulative, k=n)
-        return " ".join(w + ("." if i % 18 == 17 else "") for i, w in enumerate(words)).capitalize() + "."
-
-    def article(self, i: int, outlet: int) -> dict:
-        body = [self.paragraph(self.rng.randint(40, 90)) for _ in range(self.rng.randint(4, 9))]
-        footer = footer_of(outlet)
-        return {"url": f"https://{site(outlet)}/news/{i}.html", "title": self.paragraph(8)[:80],
-                "text": "\n".join([*body, footer]), "published": f"2023-{1 + i % 12:02d}-{1 + i % 28:02d}T{i % 24:02d}:00:00+00:00"}
-
-    def copy_of(self, original: dict, i: int, outlet: int) -> dict:
-        lines = original["text"].split("\n")[:-1]  # the original's footer stays behind
-        footer = footer_of(outlet)
-        return {**original, "url": f"https://{site(outlet)}/copied/{i}.html",
-                "text": "\n".join([self.paragraph(40), *lines, footer])}
-
-
-def site(outlet: int) -> str:
-    return f"outlet{outlet}-news.com"  # a registered domain of its own: the outlet of a site not in config;
-    # URLs are written as the store keeps them (normalised: no www.)
-
-
-def footer_of(outlet: int) -> str:
-    return f"Copyright outlet {outlet} news service, all rights reserved; republish with a link back."
-
-
-def build_store(data_dir: Path, size: int, seed: int) -> list[dict]:
-    """A store of `size` generated articles, written straight into the store (upsert, fingerprints, chain
-    fields) rather than linked one by one: building 100k through the linker would take an hour. Returns the
-    stored articles a cycle may copy (the first 5,000 originals and 5% of the others)."""
-    from pipelines.chains import story_id_for
-    from pipelines.models import Article, ChainInfo
-    from pipelines.prepared_text import TextPreparer
-    from pipelines.settings import load_settings
-    from pipelines.stores.sqlite import SqliteStore
-    from crawlers.sources import load_sources
-
-    settings = load_settings(None, {"data_dir": data_dir})
-    preparer = TextPreparer(load_sources(settings.sources_file), settings.link)
-    maker = TextMaker(seed)
-    store = SqliteStore(data_dir / "storytrail.db")
-    store.db.execute("PRAGMA synchronous=OFF")  # a throwaway file: the build is not what is measured
-    kept: list[dict] = []
-    footers: dict[int, frozenset[int]] = {}
-    batch: list[tuple[Article, list[int]]] = []
-    for i in range(size):
-        outlet = i % OUTLETS
-        if kept and maker.rng.random() < STORY_SHARE:
-            original = maker.rng.choice(kept[-200:])
-            document = maker.copy_of(original, i, outlet)
-            story, origin = original["story_id"], original["url"]
-        else:
-            document = maker.article(i, outlet)
-            story, origin = story_id_for(document["url"]), None
-        article = Article(url=document["url"], outlet=site(outlet), domain=site(outlet),
-                          title=document["title"], text=document["text"], published=datetime.fromisoformat(document["published"]),
-                          story_id=story, is_origin=origin is None, parent=origin,
-                          chain=ChainInfo(kind="origin" if origin is None else "extended"))
-        lines = preparer.cleaner.line_hashes(article)
-        footer = footers.setdefault(outlet, preparer.cleaner.line_hashes(replace(article, text=footer_of(outlet))))
-        footer = footer if i >= 4 * OUTLETS else frozenset()  # learned once 3 other articles of the outlet have it
-        if origin is not None or (len(kept) < 5000) or maker.rng.random() < 0.05:
-            # the articles a cycle may copy, and every planted copy: their true fingerprints
-            prepared = preparer.fingerprints(preparer.comparison_text(article, (article.text_hash, article.outlet, footer)))
-            if origin is None:
-                kept.append({**document, "story_id": story})
-        else:
-            # The others, which nothing will copy: as many random fingerprints as their text would have (0.15 a
-            # word, never shared by chance either), so that the index has its full size at a fifth of the cost.
-            prepared = {maker.rng.getrandbits(61) for _ in range(int(0.15 * document["text"].count(" ")))}
-        batch.append((article, sorted(set(prepared) | lines)))
-        if len(batch) == 1000 or i == size - 1:
-            with store.batch():
-                store.upsert([a for a, _ in batch])
-                for a, hashes in batch:
-                    store.put_fingerprints(a.url, hashes)
-            batch = []
-            if (i + 1) % 1000 == 0:
-                print(f"  store of {size}: {i + 1} articles", file=sys.stderr)
-    store.close()
-    return kept
-
-
-def cycle_input(path: Path, kept: list[dict], seed: int) -> None:
-    """CYCLE_ARTICLES new articles as `storytrail import` lines (text given), one in five a copy of a stored one."""
-    maker = TextMaker(seed + 1)
-    with path.open("w", encoding="utf-8") as out:
-        for i in range(CYCLE_ARTICLES):
-            j = 10_000_000 + i
-            outlet = maker.rng.randrange(OUTLETS)
-            document = maker.copy_of(maker.rng.choice(kept), j, outlet) if i % CYCLE_COPY_EVERY == 0 else maker.article(j, outlet)
-            out.write(json.dumps({k: document[k] for k in ("url", "title", "text", "published")}) + "\n")
-
-
 def child_cycle(input_path: Path, data_dir: Path) -> dict:
     """One import cycle of CYCLE_ARTICLES articles on an existing store: CPU seconds of the cycle alone."""
     from pipelines.cli.common import open_pipeline, settings_from
@@ -436,42 +322,58 @@ def print_startup(results: dict) -> None:
 
 
 # -------------------------------------------------------------------------------------------- report
-def bench_import(project: Path, workers_list: list[int], workdir: Path) -> dict:
+def bench_import(project: Path, workers_list: list[int], workdir: Path, rounds: int) -> dict:
+    """`rounds` rounds of the bare loop and our import with each worker count, back to back: each run's ratio
+    is taken to the bare run of its own round, as this machine's CPU speed drifts by up to a quarter over
+    minutes (two bare loops over the first 600 documents: 10.4 and 12.8 s of CPU), and the median round is reported."""
     input_path = workdir / "input.jsonl"
     documents = build_input(input_path)
     print(f"input: {documents} documents ({input_path.stat().st_size / 1e6:.0f} MB)", file=sys.stderr)
-    results = {"documents": documents, "bare": run_bare(input_path, project)}
-    for workers in workers_list:
-        results[f"ours-{workers}"] = run_ours(input_path, project, workers, workdir)
-    return results
+    runs = []
+    for _ in range(rounds):
+        runs.append({"bare": run_bare(input_path, project)}
+                    | {f"ours-{w}": run_ours(input_path, project, w, workdir) for w in workers_list})
+    return {"documents": documents, "rounds": runs}
+
+
+def _ratios(run: dict, bare: dict) -> tuple[float, float]:
+    return bare["cpu"] / run["cpu"], bare["wall"] / run["wall"]
 
 
 def print_import(results: dict) -> None:
-    n = results["documents"]
-    bare = results["bare"]
+    n, rounds = results["documents"], results["rounds"]
     print(f"\n## Import: {n} documents (181 real pages x {ROUNDS} URLs, 1 in {COPY_EVERY} a copy with a paragraph added)")
-    print("| run | docs/s (wall) | CPU s | ratio to bare, CPU | ratio to bare, wall | peak RSS MB (writer / worker) |")
-    print("|---|---|---|---|---|---|")
-    print(f"| bare trafilatura.extract | {n / bare['wall']:.1f} | {bare['cpu']:.1f} | 1.00 | 1.00 | {bare['out']['rss_mb']:.0f} |")
-    for key, run in results.items():
-        if not key.startswith("ours-"):
-            continue
-        out = run["out"]
-        print(f"| storytrail import, {key[5:]} worker(s) | {n / run['wall']:.1f} | {run['cpu']:.1f} | "
-              f"{bare['cpu'] / run['cpu']:.2f} | {bare['wall'] / run['wall']:.2f} | "
-              f"{out['rss_mb']:.0f} / {out['workers_rss_mb']:.0f} |")
-    for key, run in results.items():
-        if key.startswith("ours-"):
-            out = run["out"]
-            stages = ", ".join(f"{k} {v:.1f}" for k, v in out["stages"].items())
-            print(f"- {key}: {out['imported']} imported, {out['articles']} articles in {out['stories']} stories; "
-                  f"seconds per stage: {stages}")
+    print(f"Ratios to the bare run of the same round; the round with the median CPU ratio is shown, all {len(rounds)} "
+          "rounds' ratios (CPU / wall) after it.")
+    print("| run | docs/s (wall) | CPU s | ratio to bare, CPU | ratio to bare, wall | peak RSS MB (writer / worker) | every round |")
+    print("|---|---|---|---|---|---|---|")
+    keys = [key for key in rounds[0] if key.startswith("ours-")]
+    shown: dict[str, tuple[dict, dict]] = {}
+    for key in keys:
+        by_ratio = sorted(rounds, key=lambda r: _ratios(r[key], r["bare"])[0])
+        shown[key] = by_ratio[len(by_ratio) // 2][key], by_ratio[len(by_ratio) // 2]["bare"]
+    bare = shown[keys[0]][1] if keys else rounds[0]["bare"]
+    every = "; ".join(f"{r['bare']['cpu']:.1f} s" for r in rounds)
+    print(f"| bare trafilatura.extract | {n / bare['wall']:.1f} | {bare['cpu']:.1f} | 1.00 | 1.00 | "
+          f"{bare['out']['rss_mb']:.0f} | CPU {every} |")
+    for key in keys:
+        run, own_bare = shown[key]
+        cpu, wall = _ratios(run, own_bare)
+        every = "; ".join("{:.2f} / {:.2f}".format(*_ratios(r[key], r["bare"])) for r in rounds)
+        print(f"| storytrail import, {key[5:]} worker(s) | {n / run['wall']:.1f} | {run['cpu']:.1f} | {cpu:.2f} | "
+              f"{wall:.2f} | {run['out']['rss_mb']:.0f} / {run['out']['workers_rss_mb']:.0f} | {every} |")
+    for key in keys:
+        out = shown[key][0]["out"]
+        stages = ", ".join(f"{k} {v:.1f}" for k, v in out["stages"].items())
+        print(f"- {key}: {out['imported']} imported, {out['articles']} articles in {out['stories']} stories; "
+              f"seconds per stage: {stages}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parts", default="import,cycle,startup")
     parser.add_argument("--workers", default="1,2")
+    parser.add_argument("--rounds", type=int, default=3, help="Rounds of the import part (bare and ours, back to back).")
     parser.add_argument("--project", type=Path, default=BENCH_ROOT, help="The checkout to measure.")
     parser.add_argument("--sizes", default="1000,100000", help="Store sizes for the cycle part.")
     parser.add_argument("--seed", type=int, default=11)
@@ -497,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     report: dict = {"project": str(args.project)}
     if "import" in parts:
-        report["import"] = bench_import(args.project, [int(w) for w in args.workers.split(",")], workdir)
+        report["import"] = bench_import(args.project, [int(w) for w in args.workers.split(",")], workdir, args.rounds)
         print_import(report["import"])
     if "cycle" in parts:
         sizes = [int(n) for n in args.sizes.split(",")]

@@ -45,3 +45,21 @@ def test_failed_pages_are_retried_only_when_the_failure_may_pass(tmp_path):
     state.record_failed("https://wsws.org/flaky", "HTTP 503", retryable=True)
     state.record_failed("https://wsws.org/flaky", "HTTP 503", retryable=True)
     assert state.pages_to_fetch(3) == []
+
+
+def test_pages_archived_with_zlib_by_earlier_versions_are_still_read(tmp_path):
+    import zlib
+
+    state = CrawlState(tmp_path / "state.db")
+    html = "<html><body><p>Le caf\u00e9 des Arts, encore et encore.</p></body></html>".encode()
+    fetched = ArchivedPage(url="https://wsws.org/new", fetch_url="https://wsws.org/new", final_url="https://wsws.org/new",
+                           source="wsws", html=html, encoding="utf-8", fetched_at=datetime.now(timezone.utc), hint={})
+    state.record_fetched(fetched)
+    state.record_fetched(ArchivedPage(**{**fetched.__dict__, "url": "https://wsws.org/old"}))
+    with state.db:  # the row as a version archiving with zlib wrote it
+        state.db.execute("UPDATE pages SET html = ? WHERE url = ?", (zlib.compress(html, 1), "https://wsws.org/old"))
+    blobs = dict(state.db.execute("SELECT url, html FROM pages").fetchall())
+    assert blobs["https://wsws.org/new"][:4] == b"\x28\xb5\x2f\xfd"  # new pages: zstd frames
+    assert blobs["https://wsws.org/old"][:1] == b"\x78"
+    assert state.get_archived("https://wsws.org/old").html == html
+    assert state.get_archived("https://wsws.org/new").html == html
