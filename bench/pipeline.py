@@ -35,10 +35,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from generated_store import CYCLE_ARTICLES, CYCLE_COPY_EVERY, build_store, cycle_input, site
+from generated_store import BENCHMARK_DIR, CYCLE_ARTICLES, CYCLE_COPY_EVERY, build_store, cycle_input, site
 
 BENCH_ROOT = Path(__file__).resolve().parents[1]
-BENCHMARK_DIR = BENCH_ROOT / ".." / "shared" / "benchmarks" / "article-extraction"
 ROUNDS = 10  # each page at this many URLs
 COPY_EVERY = 5  # one document in five is another page with a paragraph added
 CYCLE_RUNS = 3  # each cycle is run this many times, on a fresh copy of its store; the median (by CPU) is reported

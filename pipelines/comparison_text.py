@@ -182,12 +182,13 @@ def prepare(article: Article, store: Store, cleaner: TextCleaner, min_articles: 
     """The comparison text of a stored article, without lines found in `min_articles` other articles of its
     outlet (the article's own fingerprints are counted out, so the answer does not depend on whether it was
     fingerprinted before)."""
-    return cleaner.clean(article, recurring_lines(article, store, cleaner, min_articles))
+    return cleaner.clean(article, recurring_lines(article.url, cleaner.line_hashes(article), store, min_articles))
 
 
-def recurring_lines(article: Article, store: Store, cleaner: TextCleaner, min_articles: int) -> frozenset[int]:
-    """The line hashes of `article` found in `min_articles` other articles of its outlet."""
-    return recurring_lines_of({article.url: cleaner.line_hashes(article)}, store, min_articles)[article.url]
+def recurring_lines(url: str, lines: frozenset[int], store: Store, min_articles: int) -> frozenset[int]:
+    """Which of `lines` (the line hashes of the article at `url`) are found in `min_articles` other articles
+    of its outlet."""
+    return recurring_lines_of({url: lines}, store, min_articles)[url]
 
 
 def recurring_lines_of(lines: Mapping[str, frozenset[int]], store: Store, min_articles: int) -> dict[str, frozenset[int]]:

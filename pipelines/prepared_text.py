@@ -31,7 +31,7 @@ from crawlers.sources import SourceRegistry
 from pipelines.alignment import Alignment, align
 from pipelines.attribution import AttributionParser
 from pipelines.chains import Member
-from pipelines.comparison_text import ComparisonText, TextCleaner, recurring_lines_of
+from pipelines.comparison_text import ComparisonText, TextCleaner, recurring_lines, recurring_lines_of
 from pipelines.fingerprints import fingerprints
 from pipelines.models import Article
 from pipelines.settings import LinkSettings
@@ -85,7 +85,7 @@ class TextPreparer:
         """What a worker makes ahead of linking, under the key the store gives now: the line hashes that key
         is read from are made once, and travel with the text."""
         lines = self.cleaner.line_hashes(article)
-        recurring = recurring_lines_of({article.url: lines}, store, self.settings.recurring_line_articles)[article.url]
+        recurring = recurring_lines(article.url, lines, store, self.settings.recurring_line_articles)
         key = (article.text_hash, article.outlet, recurring)
         text = self.comparison_text(article, key)
         return PreparedText(key, text, self.fingerprints(text), lines)
