@@ -334,9 +334,12 @@ def tune(real: list[RealPage], benchmark: list[Page]) -> list[str]:
 
     real, benchmark = choose_half(real, lambda p: p.key, "tuning"), choose_half(benchmark, lambda p: p.key, "tuning")
     lines = []
-    sweeps = [("full_cascade_below_chars", v) for v in (0, 500, 1000, 2000, 4000, 10**9)]
-    for name, value in sweeps + [("precision_retry_below_chars", v) for v in (0, 250, 500, 1000, 2000)]:
-        extractors = make_extractors(ExtractionOptions(**{name: value}))
+    # the fast-pass threshold is swept with every page fast first (cascade_first_below_chars=0), as it was chosen
+    sweeps = [("full_cascade_below_chars", v, {"cascade_first_below_chars": 0}) for v in (0, 500, 1000, 2000, 4000, 10**9)]
+    sweeps += [("cascade_first_below_chars", v, {}) for v in (0, 1000, 2000, 3000, 4000, 5000)]
+    sweeps += [("precision_retry_below_chars", v, {}) for v in (0, 250, 500, 1000, 2000)]
+    for name, value, fixed in sweeps:
+        extractors = make_extractors(ExtractionOptions(**{name: value, **fixed}))
         extractors = {k: extractors[k] for k in ("storytrail", BODY_ONLY)}
         (dev, dev_base), (bench, bench_base) = run_real(real, extractors), run_benchmark(benchmark, extractors)
         lines.append(f"{name}={value:<10} dev body F1 {dev['f1']:.3f}  benchmark body F1 {bench['f1']:.3f}  "

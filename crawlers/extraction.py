@@ -17,6 +17,7 @@ the benchmark's 181 pages.
 from __future__ import annotations
 
 import unicodedata
+from copy import copy
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -25,7 +26,7 @@ from urllib.parse import urlsplit
 import trafilatura
 from htmldate import find_date
 from loguru import logger
-from lxml.etree import strip_tags
+from lxml.etree import strip_elements, strip_tags
 from lxml.html import HtmlElement
 from trafilatura.xml import xmltotxt
 
@@ -62,6 +63,16 @@ MAX_TRAFILATURA_HTML_CHARS = 2_000_000
 # the retry restores it. Both thresholds are re-chosen on the tuning half by `bench/extraction.py --tune`
 # (see ExtractionOptions).
 _TRAFILATURA_OPTIONS = dict(include_comments=False, include_links=True, include_tables=True, output_format="python")
+# Elements trafilatura's tree cleaning deletes unread (its MANUALLY_CLEANED list), removed once before its passes
+# (each pass copies the tree and runs whole-tree XPath prunes before that cleaning): 22% less CPU over the
+# fast, full and balanced passes of the 181 benchmark pages and the real dev set, with every pass's text identical
+# on all 234 pages. Kept: noscript (readability reads it: a benchmark page's full-cascade text changed without
+# it), math (trafilatura salvages formulas), template (stripped, not deleted: its text stays), JSON-LD scripts
+# (trafilatura's forum detection and baseline read them) and header, form and figure (not always deleted).
+TRAFILATURA_DISCARDS = (
+    "style", "svg", "iframe", "link", "meta", "nav", "footer", "aside", "button", "select", "input", "textarea",
+    "label", "option", "canvas", "video", "audio", "object", "embed", "picture",
+)
 # A hinted date this far from the date the page declares came from somewhere else (a related article).
 HINT_DATE_TOLERANCE = timedelta(days=2)
 
@@ -76,11 +87,18 @@ class ExtractionOptions:
     tuning-half speed reaches issue 11's target, 0.9x bare `trafilatura.extract`: 2000 (ratio 0.92; 1000: 1.05;
     4000: 0.74; never fast: 0.58). Not blind: the held-out pages were seen in that session, and two of them
     give 1,131 and 1,656 characters in fast mode and need the cascade (500 or 1000 would lose them).
+    `cascade_first_below_chars`: a page whose `<p>` elements hold fewer characters than this (after `_trim`)
+    skips the fast pass and gets the full cascade at once. On all 234 pages the full cascade gave the fast text
+    whenever that was 2,000 characters or more, so this changes no text, only the time (every text identical,
+    bench/extraction.py both halves). Chosen on the tuning half (124 pages, fast+full passes' CPU against
+    fast-then-full as before): 1,000: 0.94, 2,000: 0.88, 2,500: 0.85, 3,000: 0.85, 4,000: 0.88, 5,000: 0.91;
+    held-out half at 3,000: 0.91.
     `precision_retry_below_chars`: a precision-mode text shorter than this is retried in balanced mode
     (chosen: 500; benchmark tuning half F1 0.966, against 0.958 at 0 and 250, 0.964 at 1,000, 0.965 at 2,000).
     `title`: see crawlers.titles.TitleOptions."""
 
     full_cascade_below_chars: int = 2000
+    cascade_first_below_chars: int = 3000
     precision_retry_below_chars: int = 500
     title: TitleOptions = DEFAULT_TITLE_OPTIONS
 
@@ -134,10 +152,6 @@ def extract_article(
     elements = PageElements(tree)
     base_url = absolute_url(url, _base_href(elements)) or url
 
-    body = _hinted_body(tree, hints, base_url, url)
-    if body is None:
-        body = _generic_body(tree, text_html, base_url, url, options)
-
     hinted = _hinted_metadata(tree, hints, url)
     next_data = read_next_data(elements, url) if hints.next_data else PageMetadata()
     json_ld, meta_tags = read_json_ld(elements, base_url), read_meta_tags(elements, base_url)
@@ -152,16 +166,18 @@ def extract_article(
         site_names=site_names,
         options=options.title,
     )
+    byline = read_byline_block(tree, title, site_names)
+    authors = _first_authors([hinted.authors, next_data.authors, json_ld.authors, meta_tags.authors, byline.authors], site_names)
+    published = _checked_hint_date(hinted.published, declared.published, url) or declared.published or byline.published
+    date_tree = copy(tree) if published is None else None  # htmldate reads the whole page; the body step trims it
+
+    body = _hinted_body(tree, hints, base_url, url) or _generic_body(tree, text_html, base_url, url, options)
     text = drop_boilerplate(drop_widget_lines(body[0], title), tuple(hints.boilerplate))
     text = unicodedata.normalize("NFC", text)
     if not text:
         raise ExtractionError(f"no extractable text (only boilerplate lines): {url}")
-
-    byline = read_byline_block(tree, title, site_names)
-    authors = _first_authors([hinted.authors, next_data.authors, json_ld.authors, meta_tags.authors, byline.authors], site_names)
-    published = _checked_hint_date(hinted.published, declared.published, url) or declared.published or byline.published
     if published is None:
-        published = find_dateline_in_text(text) or _extensive_date(tree, url)
+        published = find_dateline_in_text(text) or _extensive_date(date_tree, url)
     logger.debug("extracted {} chars, {} links url={}", len(text), len(body[1]), url)
     return ExtractedArticle(
         title=title,
@@ -260,15 +276,12 @@ def _generic_body(
     tree: HtmlElement, text_html: str, base_url: str, url: str, options: ExtractionOptions
 ) -> tuple[str, list[str]]:
     """trafilatura's main text in precision mode: fast mode first, the full cascade when that is short, balanced
-    mode when still short (see ExtractionOptions and the figures)."""
+    mode when still short (see ExtractionOptions and the figures). `tree` is trimmed in place (`_trim`)."""
     if len(text_html) > MAX_TRAFILATURA_HTML_CHARS:
         logger.debug("page of {} chars cut to {} for trafilatura url={}", len(text_html), MAX_TRAFILATURA_HTML_CHARS, url)
         tree = _parse(text_html[:MAX_TRAFILATURA_HTML_CHARS], url)
-    text, hrefs = _run_trafilatura(tree, url, favor_precision=True, fast=True)
-    if len(text) < options.full_cascade_below_chars:
-        full = _run_trafilatura(tree, url, favor_precision=True, fast=False)
-        logger.debug("fast text of {} chars, full cascade gave {} url={}", len(text), len(full[0]), url)
-        text, hrefs = full if full[0] else (text, hrefs)
+    _trim(tree)
+    text, hrefs = _precision_text(tree, url, options)
     if len(text) < options.precision_retry_below_chars:
         balanced = _run_trafilatura(tree, url, favor_precision=False, fast=False)
         logger.debug("precision text of {} chars, balanced retry gave {} url={}", len(text), len(balanced[0]), url)
@@ -276,6 +289,33 @@ def _generic_body(
     if not text:
         raise ExtractionError(f"no extractable text: {url}")
     return text, _absolute_links(hrefs, base_url, url)
+
+
+def _precision_text(tree: HtmlElement, url: str, options: ExtractionOptions) -> tuple[str, list[str]]:
+    """Precision mode's text: the fast pass's, or the full cascade's when the fast text is short (the fast one
+    when the cascade finds nothing). A page whose paragraphs are short gets the cascade at once: its fast text
+    would be short too."""
+    if _paragraph_chars(tree) < options.cascade_first_below_chars:
+        full = _run_trafilatura(tree, url, favor_precision=True, fast=False)
+        return full if full[0] else _run_trafilatura(tree, url, favor_precision=True, fast=True)
+    fast = _run_trafilatura(tree, url, favor_precision=True, fast=True)
+    if len(fast[0]) >= options.full_cascade_below_chars:
+        return fast
+    full = _run_trafilatura(tree, url, favor_precision=True, fast=False)
+    logger.debug("fast text of {} chars, full cascade gave {} url={}", len(fast[0]), len(full[0]), url)
+    return full if full[0] else fast
+
+
+def _paragraph_chars(tree: HtmlElement) -> int:
+    return sum(len(" ".join(p.text_content().split())) for p in tree.iter("p"))
+
+
+def _trim(tree: HtmlElement) -> None:
+    """Remove what every trafilatura pass discards unread (TRAFILATURA_DISCARDS, and scripts other than JSON-LD):
+    each pass copies the tree and runs its XPath prunes over all of it before its own cleaning."""
+    strip_elements(tree, *TRAFILATURA_DISCARDS, with_tail=False)
+    for script in [s for s in tree.iter("script") if s.get("type") != "application/ld+json"]:
+        script.drop_tree()  # keeps its tail text
 
 
 def _run_trafilatura(tree: HtmlElement, url: str, *, favor_precision: bool, fast: bool) -> tuple[str, list[str]]:

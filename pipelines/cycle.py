@@ -2,7 +2,8 @@
 
 Built once from the settings (`Pipeline.from_settings`), so nothing deeper reads the environment. A run
 first indexes what an earlier run archived but did not store, then crawls. Scrapy's reactor cannot be
-restarted, so a process runs at most one crawl; the scheduler daemon starts a process per cycle.
+restarted, so a process runs at most one crawl; the scheduler daemon starts a process per cycle. Scrapy is
+imported by `run` alone: `import`, `relink` and `reextract` build a Pipeline without crawling.
 """
 
 from __future__ import annotations
@@ -10,14 +11,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from loguru import logger
-from scrapy import signals
-from scrapy.crawler import Crawler, CrawlerProcess
 
-from crawlers.fetching import scrapy_settings
 from crawlers.sources import SourceRegistry, load_sources
-from crawlers.spiders import CycleSpider
 from crawlers.state import CrawlState
 from pipelines.linking import Linker
 from pipelines.processing import ArticleProcessor
@@ -25,6 +23,11 @@ from pipelines.settings import Settings
 from pipelines.stores.base import Store, StoreError
 from pipelines.stores.factory import open_store
 from pipelines.worker_pool import page_pool
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+    from crawlers.spiders import CycleSpider
 
 # The counters a run reports; Scrapy's own stats (downloader/..., scheduler/...) stay out of the summary.
 COUNTER_PREFIXES = ("feed/", "page/", "fetch/", "extract/", "store/", "link/", "backfill/")
@@ -85,10 +88,16 @@ class Pipeline:
         self.state.close()
 
     def run(self, verbose: bool = False, on_crawler: Callable[[Crawler], None] | None = None,
-            spiders: Sequence[tuple[type[CycleSpider], dict]] = ((CycleSpider, {}),)) -> RunSummary:
+            spiders: Sequence[tuple[type[CycleSpider], dict]] | None = None) -> RunSummary:
         """Index what is pending, poll and fetch (or crawl with other `spiders`: (class, extra arguments), one
         after the other in this process's one reactor, e.g. a backfill), and return the run's counters. One after
         the other, not at once: articles arrive in the same order on every run, so every run links alike."""
+        from scrapy.crawler import CrawlerProcess
+
+        from crawlers.fetching import scrapy_settings
+        from crawlers.spiders import CycleSpider
+
+        spiders = spiders or ((CycleSpider, {}),)
         run_id = self.state.start_run()
         self.processor.index_pending()
         process = CrawlerProcess(scrapy_settings(self.settings.fetch, self.sources, verbose))
@@ -118,6 +127,8 @@ class Pipeline:
 
 def count_pages(crawler: Crawler, advance: Callable[[int, int], None]) -> None:
     """Report (pages done, pages known) to a progress bar as the crawl goes."""
+    from scrapy import signals
+
     seen = {"known": 0, "done": 0}
 
     def changed(request, key: str) -> None:

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from bench.extraction import score, shingle_match
 from crawlers import extraction
-from crawlers.extraction import ExtractedArticle, ExtractionError, extract_article
+from crawlers.extraction import DEFAULT_OPTIONS, ExtractedArticle, ExtractionError, extract_article
 from crawlers.metadata import split_authors
 from crawlers.page_text import drop_widget_lines
 from crawlers.sources import ExtractionHints, load_sources
@@ -359,21 +359,27 @@ def test_page_is_parsed_once_and_extensive_date_search_runs_only_without_a_decla
     assert undated.published is None
 
 
-def test_full_cascade_runs_only_when_the_fast_text_is_short(monkeypatch):
+def test_full_cascade_runs_only_when_the_fast_text_is_or_will_be_short(monkeypatch):
     import trafilatura
 
     modes = []
     real_bare = trafilatura.bare_extraction
     monkeypatch.setattr(trafilatura, "bare_extraction", lambda tree, **k: modes.append(k["fast"]) or real_bare(tree, **k))
     monkeypatch.setattr(trafilatura, "extract_metadata", lambda *a, **k: pytest.fail("trafilatura's metadata pass ran"))
-    paragraphs = [f"<p>In its meeting number {i} the harbour board approved a new ferry timetable.</p>" for i in range(40)]
+    paragraphs = [f"<p>In its meeting number {i} the harbour board approved a new ferry timetable.</p>" for i in range(60)]
 
-    extract_article(f"<html><body><article>{''.join(paragraphs)}</article></body></html>", "https://a.example/long")
+    long = extract_article(f"<html><body><article>{''.join(paragraphs)}</article></body></html>", "https://a.example/long")
     assert modes == [True]  # long enough in fast mode: readability/justext never run
+    assert len(long.text) > DEFAULT_OPTIONS.cascade_first_below_chars
 
-    modes.clear()
+    modes.clear()  # paragraphs too short for a long fast text: the full cascade at once
     extract_article(f"<html><body><article>{''.join(paragraphs[:3])}</article></body></html>", "https://a.example/short")
-    assert modes[:2] == [True, False]  # short in fast mode: the full cascade decides
+    assert modes and True not in modes  # no fast pass (the second pass is the retry in balanced mode)
+
+    modes.clear()  # long paragraphs, but the fast text (comments pruned) is short: the full cascade decides
+    comments = f"<div class='comments'>{''.join(paragraphs)}</div>"
+    extract_article(f"<html><body><article>{''.join(paragraphs[:3])}</article>{comments}</body></html>", "https://a.example/c")
+    assert modes[:2] == [True, False]
 
 
 def test_a_more_stories_heading_in_the_second_half_cuts_the_teasers():

@@ -101,7 +101,7 @@ def crawl_with_progress(pipeline: Pipeline, verbose: bool, spiders: list | None 
 
             count_pages(crawler, advance)
 
-        summary = pipeline.run(verbose=verbose, on_crawler=track, **({"spiders": spiders} if spiders else {}))
+        summary = pipeline.run(verbose=verbose, on_crawler=track, spiders=spiders)
     return summary
 
 
