@@ -6,7 +6,8 @@
    (`storytrail import`: archive, extract, fingerprint, link, store) with 1 and with 2 workers, and, in the
    same run, through a bare `trafilatura.extract` loop (one process, trafilatura's defaults). Ratios are
    throughput against throughput: by CPU time (all processes of a run) and by wall time, each against the
-   bare loop of its own round (`--rounds`, 3: bare and ours back to back), the median round reported.
+   mean of the bare loops run just before and just after its round (`--rounds`, 3: bare, ours with 1 and 2
+   workers, bare, ...), the median round reported.
 2. Cycle cost. A SQLite store of N generated articles (bench/generated_store.py: the benchmark's words drawn
    by frequency, planted copies); then a cycle of 500 new articles (imported with their text, linked and stored) on it.
    Per-article cost on the 100k store against the same on a 1k store (median of 3 cycles), and the cycle's
@@ -322,17 +323,23 @@ def print_startup(results: dict) -> None:
 
 # -------------------------------------------------------------------------------------------- report
 def bench_import(project: Path, workers_list: list[int], workdir: Path, rounds: int) -> dict:
-    """`rounds` rounds of the bare loop and our import with each worker count, back to back: each run's ratio
-    is taken to the bare run of its own round, as this machine's CPU speed drifts by up to a quarter over
-    minutes (two bare loops over the first 600 documents: 10.4 and 12.8 s of CPU), and the median round is reported."""
+    """`rounds` rounds of our import with each worker count, each round between two runs of the bare loop (a
+    round's reference is their mean): this machine's CPU speed drifts by up to a quarter over minutes (two bare
+    loops over the first 600 documents: 10.4 and 12.8 s of CPU), so a run is compared with bare runs made just
+    before and just after it, and the median round is reported."""
     input_path = workdir / "input.jsonl"
     documents = build_input(input_path)
     print(f"input: {documents} documents ({input_path.stat().st_size / 1e6:.0f} MB)", file=sys.stderr)
-    runs = []
+    bares, runs = [run_bare(input_path, project)], []
     for _ in range(rounds):
-        runs.append({"bare": run_bare(input_path, project)}
-                    | {f"ours-{w}": run_ours(input_path, project, w, workdir) for w in workers_list})
+        ours = {f"ours-{w}": run_ours(input_path, project, w, workdir) for w in workers_list}
+        bares.append(run_bare(input_path, project))
+        runs.append({"bare": _mean_run(bares[-2], bares[-1]), "bares": bares[-2:]} | ours)
     return {"documents": documents, "rounds": runs}
+
+
+def _mean_run(before: dict, after: dict) -> dict:
+    return {"cpu": (before["cpu"] + after["cpu"]) / 2, "wall": (before["wall"] + after["wall"]) / 2, "out": before["out"]}
 
 
 def _ratios(run: dict, bare: dict) -> tuple[float, float]:
@@ -342,8 +349,8 @@ def _ratios(run: dict, bare: dict) -> tuple[float, float]:
 def print_import(results: dict) -> None:
     n, rounds = results["documents"], results["rounds"]
     print(f"\n## Import: {n} documents (181 real pages x {ROUNDS} URLs, 1 in {COPY_EVERY} a copy with a paragraph added)")
-    print(f"Ratios to the bare run of the same round; the round with the median CPU ratio is shown, all {len(rounds)} "
-          "rounds' ratios (CPU / wall) after it.")
+    print(f"Ratios to the mean of the bare runs just before and after the round; the round with the median CPU ratio is "
+          f"shown, all {len(rounds)} rounds' ratios (CPU / wall) after it.")
     print("| run | docs/s (wall) | CPU s | ratio to bare, CPU | ratio to bare, wall | peak RSS MB (writer / worker) | every round |")
     print("|---|---|---|---|---|---|---|")
     keys = [key for key in rounds[0] if key.startswith("ours-")]
@@ -352,7 +359,7 @@ def print_import(results: dict) -> None:
         by_ratio = sorted(rounds, key=lambda r: _ratios(r[key], r["bare"])[0])
         shown[key] = by_ratio[len(by_ratio) // 2][key], by_ratio[len(by_ratio) // 2]["bare"]
     bare = shown[keys[0]][1] if keys else rounds[0]["bare"]
-    every = "; ".join(f"{r['bare']['cpu']:.1f} s" for r in rounds)
+    every = "; ".join(" / ".join(f"{b['cpu']:.1f}" for b in r["bares"]) + " s" for r in rounds)
     print(f"| bare trafilatura.extract | {n / bare['wall']:.1f} | {bare['cpu']:.1f} | 1.00 | 1.00 | "
           f"{bare['out']['rss_mb']:.0f} | CPU {every} |")
     for key in keys:
