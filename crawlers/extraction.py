@@ -84,15 +84,17 @@ class ExtractionOptions:
     (no readability/justext comparison, about half its cost); a fast text shorter than this is extracted again
     with the full cascade. Every value from 500 up scored the same body F1 on the tuning half (its pages that
     need the cascade give under 500 characters in fast mode), so speed chose: the largest value swept whose
-    tuning-half speed reaches issue 11's target, 0.9x bare `trafilatura.extract`: 2000 (ratio 0.92; 1000: 1.05;
-    4000: 0.74; never fast: 0.58). Not blind: the held-out pages were seen in that session, and two of them
-    give 1,131 and 1,656 characters in fast mode and need the cascade (500 or 1000 would lose them).
+    tuning-half speed reached issue 11's target, 0.9x bare `trafilatura.extract`: 2000 (ratio 0.92; 1000: 1.05;
+    4000: 0.74; never fast: 0.58, before `_trim`). Not blind: the held-out pages were seen in that session, and
+    two of them give 1,131 and 1,656 characters in fast mode and need the cascade (500 or 1000 would lose them).
+    Re-swept with the trimmed tree, every page fast first: 2000: 1.16, 1000: 1.23, 4000: 0.95; kept at 2000.
     `cascade_first_below_chars`: a page whose `<p>` elements hold fewer characters than this (after `_trim`)
     skips the fast pass and gets the full cascade at once. On all 234 pages the full cascade gave the fast text
     whenever that was 2,000 characters or more, so this changes no text, only the time (every text identical,
-    bench/extraction.py both halves). Chosen on the tuning half (124 pages, fast+full passes' CPU against
-    fast-then-full as before): 1,000: 0.94, 2,000: 0.88, 2,500: 0.85, 3,000: 0.85, 4,000: 0.88, 5,000: 0.91;
-    held-out half at 3,000: 0.91.
+    bench/extraction.py both halves). Chosen on the tuning half (124 pages, CPU of the passes run against
+    fast-then-full): 1,000: 0.94, 2,000: 0.88, 2,500: 0.85, 3,000: 0.85, 4,000: 0.88, 5,000: 0.91; held-out
+    half at 3,000: 0.91. `bench/extraction.py --tune` (speed ratio to bare trafilatura.extract, tuning half):
+    0: 1.12, 1,000: 1.21, 2,000: 1.24, 3,000: 1.28, 4,000: 1.24, 5,000: 1.20.
     `precision_retry_below_chars`: a precision-mode text shorter than this is retried in balanced mode
     (chosen: 500; benchmark tuning half F1 0.966, against 0.958 at 0 and 250, 0.964 at 1,000, 0.965 at 2,000).
     `title`: see crawlers.titles.TitleOptions."""
