@@ -17,8 +17,8 @@ the benchmark's 181 pages.
 from __future__ import annotations
 
 import unicodedata
-from copy import copy
 from collections.abc import Collection
+from copy import copy
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -64,9 +64,10 @@ MAX_TRAFILATURA_HTML_CHARS = 2_000_000
 # (see ExtractionOptions).
 _TRAFILATURA_OPTIONS = dict(include_comments=False, include_links=True, include_tables=True, output_format="python")
 # Elements trafilatura's tree cleaning deletes unread (its MANUALLY_CLEANED list), removed once before its passes
-# (each pass copies the tree and runs whole-tree XPath prunes before that cleaning): 22% less CPU over the
-# fast, full and balanced passes of the 181 benchmark pages and the real dev set, with every pass's text identical
-# on all 234 pages. Kept: noscript (readability reads it: a benchmark page's full-cascade text changed without
+# (each pass copies the tree and runs whole-tree XPath prunes before that cleaning): 28% less CPU over the
+# fast, full and balanced passes of the 181 benchmark pages and the real dev set (the trimming and a copy of the
+# tree included), with every pass's text identical on all 234 pages (tests/test_real_pages.py checks half the
+# dev set). Kept: noscript (readability reads it: a benchmark page's full-cascade text changed without
 # it), math (trafilatura salvages formulas), template (stripped, not deleted: its text stays), JSON-LD scripts
 # (trafilatura's forum detection and baseline read them) and header, form and figure (not always deleted).
 TRAFILATURA_DISCARDS = (

@@ -390,3 +390,12 @@ def test_a_more_stories_heading_in_the_second_half_cuts_the_teasers():
     lines = article.splitlines()
     early = "\n".join([lines[0], "More stories", *lines[1:]])
     assert drop_widget_lines(early) == early
+
+
+def test_a_date_only_in_the_footer_is_still_found_though_trafilatura_never_sees_the_footer():
+    paragraphs = "".join(f"<p>Paragraph {i} of the report on the harbour board's new ferry timetable.</p>" for i in range(8))
+    page = (f"<html><body><article><h1>Ferry timetable</h1>{paragraphs}</article>"
+            "<footer><p>Published on 14 March 2021</p></footer></body></html>")
+    article = extract_article(page, "https://a.example/ferry")
+    assert article.published is not None and article.published.date().isoformat() == "2021-03-14"
+    assert "Published on" not in article.text
