@@ -55,9 +55,9 @@ def normalize_url(url: str) -> str:
 
     url = unwrap_web_archive(safe_url_string(url.strip()))
     parts = urlsplit(url)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+    host = MIRROR_HOST_PREFIX.sub("", (parts.hostname or "").lower().rstrip("."))
+    if parts.scheme.lower() not in ("http", "https") or not host:  # a host of dots alone ("http://.") is none
         raise ValueError(f"not an absolute http(s) URL: {url!r}")
-    host = MIRROR_HOST_PREFIX.sub("", parts.hostname.lower().rstrip("."))
     if ":" in host:  # an IPv6 address keeps its brackets, or the URL would not parse again
         host = f"[{host}]"
     port = f":{parts.port}" if parts.port and parts.port not in (80, 443) else ""

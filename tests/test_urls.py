@@ -73,3 +73,10 @@ def test_normalize_never_fails_with_anything_but_value_error(text: str):
         return
     assert result.startswith("https://")
     assert normalize_url(result) == result
+
+
+@pytest.mark.parametrize("url", ["HTTP://.", "https://../a", "http://.../"])
+def test_a_host_of_dots_alone_is_no_host(url: str):
+    # found by tests/faults/test_fuzz.py: "HTTP://." normalised to "https:///", which is not a URL itself
+    with pytest.raises(ValueError, match="not an absolute http"):
+        normalize_url(url)
