@@ -11,7 +11,8 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-BENCHMARK_DIR = Path(__file__).resolve().parents[1] / ".." / "shared" / "benchmarks" / "article-extraction"
+from extraction import BENCHMARK_DIR
+
 CYCLE_ARTICLES = 500
 OUTLETS = 60
 STORY_SHARE = 0.06  # of a store's articles, copies of an earlier article (another outlet, an intro added)

@@ -36,7 +36,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from generated_store import BENCHMARK_DIR, CYCLE_ARTICLES, CYCLE_COPY_EVERY, build_store, cycle_input, site
+from extraction import BENCHMARK_DIR
+from generated_store import CYCLE_ARTICLES, CYCLE_COPY_EVERY, build_store, cycle_input, site
 
 BENCH_ROOT = Path(__file__).resolve().parents[1]
 ROUNDS = 10  # each page at this many URLs
@@ -379,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parts", default="import,cycle,startup")
     parser.add_argument("--workers", default="1,2")
-    parser.add_argument("--rounds", type=int, default=3, help="Rounds of the import part (bare and ours, back to back).")
+    parser.add_argument("--rounds", type=int, default=3, help="Rounds of the import part (ours with each worker count, between two bare runs).")
     parser.add_argument("--project", type=Path, default=BENCH_ROOT, help="The checkout to measure.")
     parser.add_argument("--sizes", default="1000,100000", help="Store sizes for the cycle part.")
     parser.add_argument("--seed", type=int, default=11)

@@ -172,9 +172,12 @@ def extract_article(
     byline = read_byline_block(tree, title, site_names)
     authors = _first_authors([hinted.authors, next_data.authors, json_ld.authors, meta_tags.authors, byline.authors], site_names)
     published = _checked_hint_date(hinted.published, declared.published, url) or declared.published or byline.published
-    date_tree = copy(tree) if published is None else None  # htmldate reads the whole page; the body step trims it
 
-    body = _hinted_body(tree, hints, base_url, url) or _generic_body(tree, text_html, base_url, url, options)
+    body = _hinted_body(tree, hints, base_url, url)
+    date_tree = tree  # htmldate reads the whole page: a copy of it, when it may be needed, before _generic_body trims it
+    if body is None:
+        date_tree = copy(tree) if published is None else None
+        body = _generic_body(tree, text_html, base_url, url, options)
     text = drop_boilerplate(drop_widget_lines(body[0], title), tuple(hints.boilerplate))
     text = unicodedata.normalize("NFC", text)
     if not text:
