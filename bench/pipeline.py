@@ -151,7 +151,7 @@ def child_import(input_path: Path, data_dir: Path, workers: int) -> dict:
         stages = dict(pipeline.processor.timings) if timed is None else timed
         stats = pipeline.store.stats()
     cpu = time.process_time() - cpu
-    in_writer = sum(v for k, v in stages.items() if workers == 1 or k in ("store", "link"))
+    in_writer = sum(v for k, v in stages.items() if workers == 1 or k in ("store", "link", "extract (writer)"))
     stages["writer, other"] = max(0.0, cpu - in_writer)
     return {"imported": imported, "rejected": rejected, "articles": stats.articles, "stories": stats.stories,
             "stages": stages, "rss_mb": _rss_mb("self"), "workers_rss_mb": _rss_mb("children")}

@@ -35,7 +35,7 @@ class ImportedDocument(BaseModel):
     title: str | None = None
     text: str = ""
     published: datetime | None = None
-    html: str | None = None
+    html: bytes | None = None  # UTF-8, as the page is archived and extracted
     authors: list[str] = []
 
     @field_validator("published")
@@ -45,13 +45,19 @@ class ImportedDocument(BaseModel):
             return value.replace(tzinfo=timezone.utc)
         return value
 
-    @field_validator("url", "title", "text", "html")
+    @field_validator("url", "title", "text")
     @classmethod
     def _encodable(cls, value: str | None) -> str | None:
         """JSON may spell a lone surrogate (\\ud800); no store can keep it, so the line is refused here."""
         if value is not None:
             value.encode("utf-8")  # UnicodeEncodeError is a ValueError: pydantic reports it for this field
         return value
+
+    @field_validator("html", mode="before")
+    @classmethod
+    def _encoded(cls, value: object) -> object:
+        """The page's HTML encoded once, here (a lone surrogate refuses the line, as in `_encodable`)."""
+        return value.encode("utf-8") if isinstance(value, str) else value
 
 
 def read_documents(path: Path, max_bytes: int) -> Iterator[tuple[int, ImportedDocument | str]]:
@@ -122,7 +128,7 @@ def _item(url: str, document: ImportedDocument, processor: ArticleProcessor) -> 
             fetch_url=document.url,
             final_url=document.url,
             source=processor.outlet_of(url),
-            html=document.html.encode("utf-8"),
+            html=document.html,
             encoding="utf-8",
             fetched_at=now,
             hint={"title": document.title, "published": document.published.isoformat() if document.published else None},

@@ -113,8 +113,21 @@ class ArticleProcessor:
             for item in items:
                 yield item, item if isinstance(item, Article) else self.extracted(item)
             return
-        for item, result in self.pool.map(items):
+        for item, result in self.pool.map(items, self._work_here):
             yield item, self.prepared(item, result)
+
+    def _work_here(self, item: ArchivedPage | Article) -> PageResult:
+        """A page extracted in the writer, which takes pages no worker has started rather than wait for one."""
+        from pipelines.worker_pool import PageResult
+
+        if isinstance(item, Article):
+            return PageResult(item)
+        start = time.process_time()
+        try:
+            article, error = self.article_from(item, self.extract(item)), None
+        except ExtractionError as exc:
+            article, error = None, str(exc)
+        return PageResult(article, error, seconds={"extract (writer)": time.process_time() - start})
 
     def with_prepared_texts(self, articles: Iterable[Article]) -> Iterator[Article]:
         """`articles` in order, each once the worker pool has prepared its comparison text and evidence for the
@@ -122,7 +135,7 @@ class ArticleProcessor:
         if self.pool is None or self.linker is None:
             yield from articles
             return
-        for article, result in self.pool.map(articles):
+        for article, result in self.pool.map(articles, self._work_here):
             result.replay_log()
             self.linker.cache.offer(result.prepared, result.evidence)
             yield article

@@ -2,10 +2,16 @@
 
 The CPU-heavy half of processing a page (trafilatura, metadata, the comparison text, the attribution
 evidence) needs nothing but the page; the other half (upsert, fingerprints, candidate lookup, chains) reads
-and writes the store and must see every earlier article. So `PagePool` hands pages to `workers` processes
-and gives the results back to the one process that writes, in the order the pages went in: the store ends
+and writes the store and must see every earlier article. So `PagePool` hands pages to worker processes and
+gives the results back to the one process that writes, in the order the pages went in: the store ends
 exactly as a serial run leaves it. At most `workers x pages_in_flight` pages are out at once, so memory stays
 bounded however many pages wait (a backfill of 100,000 archived pages holds a handful in memory).
+
+The writer is one of the `workers`: the pool has one process fewer, and in a batch run (import, reextract,
+relink) the writer extracts too, taking pages no worker has started whenever the next result is not ready
+(`ordered`). With one process per core, none waits for a core: on bench/pipeline.py's import with 2
+workers, 2 pool processes beside the writer took 32.9 and 34.6 s, 1 beside a writer that takes pages
+30.7 and 32.3 s. In a crawl, the writer (the Scrapy process) fetches and links, and the pool extracts.
 
 Workers never write anything: not the store, not the crawl state, not the log. A worker's log lines come
 back with its result and the writer logs them, so a log file has one writer. A worker reads the store only
@@ -49,12 +55,13 @@ def worker_count(setting: int) -> int:
 
 
 def page_pool(settings: Settings, linking: bool) -> PagePool | None:
-    """The pool `process.workers` asks for; None for one worker (the writer extracts too)."""
+    """The pool `process.workers` asks for: the writer is one of the workers, so it starts one process
+    fewer; None for one worker (the writer alone)."""
     workers = worker_count(settings.process.workers)
     if workers <= 1:
         return None
     setup = WorkerSetup(settings.sources_file, settings.store_url if linking else None, settings.store, settings.link)
-    return PagePool(setup, workers, settings.process.pages_in_flight)
+    return PagePool(setup, workers - 1, workers * settings.process.pages_in_flight)
 
 
 @dataclass(frozen=True)
@@ -87,22 +94,24 @@ class PageResult:
 class PagePool:
     """A process pool for pages, started on first use; `map` keeps order and bounds what is in flight."""
 
-    def __init__(self, setup: WorkerSetup, workers: int, pages_in_flight: int) -> None:
+    def __init__(self, setup: WorkerSetup, processes: int, in_flight: int) -> None:
         self.setup = setup
-        self.workers = workers
-        self.in_flight = workers * pages_in_flight
+        self.processes = processes
+        self.in_flight = in_flight
         self._executor: ProcessPoolExecutor | None = None
 
     def submit(self, page: ArchivedPage | Article) -> Future[PageResult]:
         if self._executor is None:
-            self._executor = ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"),
+            self._executor = ProcessPoolExecutor(self.processes, mp_context=get_context("spawn"),
                                                  initializer=_start_worker, initargs=(self.setup, os.getpid()))
-            logger.info("extracting pages in {} worker processes", self.workers)
+            logger.info("extracting pages in the writer and {} worker process(es)", self.processes)
         return self._executor.submit(_work_on_page, page)
 
-    def map(self, pages: Iterable[ArchivedPage | Article]) -> Iterator[tuple[ArchivedPage | Article, PageResult]]:
-        """(page, result) in the order of `pages`; reads ahead at most `in_flight` pages."""
-        return ordered(pages, self.submit, self.in_flight)
+    def map(self, pages: Iterable[ArchivedPage | Article], here: Callable[[ArchivedPage | Article], PageResult] | None = None,
+            ) -> Iterator[tuple[ArchivedPage | Article, PageResult]]:
+        """(page, result) in the order of `pages`; reads ahead at most `in_flight` pages. With `here`, the
+        writer works on pages itself rather than wait (`ordered`)."""
+        return ordered(pages, self.submit, self.in_flight, here)
 
     def close(self) -> None:
         if self._executor is not None:
@@ -110,22 +119,47 @@ class PagePool:
             self._executor = None
 
 
-def ordered(items: Iterable[T], submit: Callable[[T], Future], in_flight: int) -> Iterator[tuple[T, object]]:
+def ordered(items: Iterable[T], submit: Callable[[T], Future], in_flight: int,
+            here: Callable[[T], object] | None = None) -> Iterator[tuple[T, object]]:
     """Submit each item, yield (item, result) in input order, with at most `in_flight` items submitted
-    and not yet yielded. A worker's exception is raised here, at its item."""
+    and not yet yielded. A worker's exception is raised here, at its item. With `here`, the caller works
+    rather than wait: while the next result is not ready, it takes the last submitted item no worker has
+    started, the soonest needed (`_take_one`)."""
     pending: deque[tuple[T, Future]] = deque()
     try:
         for item in items:
             pending.append((item, submit(item)))
             if len(pending) >= in_flight:
-                first, future = pending.popleft()
-                yield first, future.result()
+                yield _first(pending, here)
         while pending:
-            first, future = pending.popleft()
-            yield first, future.result()
+            yield _first(pending, here)
     finally:
         for _, future in pending:
             future.cancel()
+
+
+def _first(pending: deque[tuple[T, Future]], here: Callable[[T], object] | None) -> tuple[T, object]:
+    if here is not None:
+        while not pending[0][1].done() and _take_one(pending, here):
+            pass
+    first, future = pending.popleft()
+    return first, future.result()
+
+
+def _take_one(pending: deque[tuple[T, Future]], here: Callable[[T], object]) -> bool:
+    """Work here on the first pending item no worker has started (its future cancelled, the result put in
+    its place): the one whose result is needed soonest. False when the workers have started every one."""
+    for place, (item, future) in enumerate(pending):
+        if future.done() or not future.cancel():  # finished, taken here earlier, or running in a worker
+            continue
+        taken: Future = Future()
+        try:
+            taken.set_result(here(item))
+        except Exception as exc:  # raised at the item's turn, as a worker's is
+            taken.set_exception(exc)
+        pending[place] = (item, taken)
+        return True
+    return False
 
 
 # -- in the worker processes ------------------------------------------------------------------------

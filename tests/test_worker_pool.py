@@ -11,6 +11,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
 from cli_runner import REPO, command, environment, storytrail
 
 from crawlers.state import CrawlState
@@ -56,7 +57,7 @@ def test_pool_import_leaves_the_same_store_as_a_serial_one(tmp_path: Path):
     pooled = storytrail("import", str(documents), "--workers", "2", data_dir=tmp_path / "pooled")
     assert "13 document(s) imported" in serial.stderr, serial.stderr[-2000:]
     assert "13 document(s) imported" in pooled.stderr, pooled.stderr[-2000:]
-    assert "in 2 worker processes" in pooled.stderr and "worker processes" not in serial.stderr
+    assert "in the writer and 1 worker process(es)" in pooled.stderr and "worker process" not in serial.stderr
     articles, prints = _store_contents(tmp_path / "pooled")
     assert (articles, prints) == _store_contents(tmp_path / "serial")
     assert len({a[3] for a in articles}) < len(articles)  # copies were linked into shared stories
@@ -86,6 +87,32 @@ def test_ordered_keeps_input_order_and_bounds_what_is_in_flight():
             assert result == item * 10
             done.append(item)
     assert done == list(range(30))
+
+
+def test_the_caller_takes_items_no_worker_has_started_instead_of_waiting():
+    started: list[int] = []
+    here: list[int] = []
+
+    def slow(item: int) -> int:
+        started.append(item)
+        time.sleep(0.05)
+        return item * 10
+
+    def work_here(item: int) -> int:
+        here.append(item)
+        if item == 7:
+            raise ValueError("page 7 is bad")
+        return item * 10
+
+    results = []
+    with ThreadPoolExecutor(1) as pool:
+        with pytest.raises(ValueError, match="page 7"):  # raised at item 7's turn, after 0-6 came out
+            for item, result in ordered(range(12), lambda item: pool.submit(slow, item), in_flight=6, here=work_here):
+                results.append((item, result))
+    assert results == [(i, i * 10) for i in range(7)]
+    assert here and started  # both worked, each on items of its own
+    assert not set(here) & set(started)
+    assert here[0] == 1  # the first item no worker had started: the soonest needed
 
 
 def test_worker_count_zero_means_one_per_core():

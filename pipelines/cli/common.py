@@ -108,7 +108,7 @@ StoreUrl = Annotated[str | None, typer.Option("--store", help="sqlite:///path.db
 ConfigFile = Annotated[Path | None, typer.Option("--config", help="A TOML settings file.")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log detail, and Scrapy's own lines.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-Workers = Annotated[int | None, typer.Option("--workers", min=0, help="Processes that extract pages (process.workers; 0: one per core, 1: no worker processes).")]
+Workers = Annotated[int | None, typer.Option("--workers", min=0, help="Processes that extract pages, the writer among them (process.workers; 0: one per core, 1: the writer alone).")]
 
 
 def friendly_errors(command: Callable) -> Callable:

@@ -40,14 +40,15 @@ def test_bad_lines_are_one_error_each_and_the_rest_is_imported(tmp_path):
         b'{"url": "https://imported.example.org/a/huge", "text": "' + b"word " * (10 * 1024 * 1024) + b'"}',  # 50 MB
         b'{"url": "not a url", "text": "x"}',
         good(2).encode(),
+        b'{"url": "https://imported.example.org/a/h", "html": "<html><body><p>lone \\udc00</p></body></html>"}',
     ]
     result, peak_kib = run_import(tmp_path, lines)
     log = result.stderr
     assert "Traceback" not in log, log[-3000:]
     assert result.returncode == 1, log[-3000:]
-    assert "2 document(s) imported, 6 rejected" in log
+    assert "2 document(s) imported, 7 rejected" in log
     for number, reason in [(2, "field 'text'"), (3, "nested too deeply"), (4, "field 'url'"), (5, "not UTF-8"),
-                           (6, "max_document_bytes"), (7, "not an absolute http(s) URL")]:
+                           (6, "max_document_bytes"), (7, "not an absolute http(s) URL"), (9, "field 'html'")]:
         lines_about = [line for line in log.splitlines() if f"corpus.jsonl:{number}:" in line]
         assert len(lines_about) == 1 and reason in lines_about[0], (number, reason, log[-3000:])
     assert peak_kib < 500 * 1024, f"peak memory {peak_kib // 1024} MB for a 50 MB line"
