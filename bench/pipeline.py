@@ -118,6 +118,18 @@ def run_bare(input_path: Path, project: Path) -> dict:
     return measure([sys.executable, __file__, "--child", "bare", "--project", str(project), str(input_path)])
 
 
+def run_bare_pair(input_path: Path, project: Path) -> dict:
+    """The bare loop in two processes at once, each over every other document: what two cores give now, on
+    this machine (the bare loop's own 2-process speed-up, to read a 2-worker run's wall ratio against)."""
+    start = time.perf_counter()
+    processes = [subprocess.Popen([sys.executable, __file__, "--child", "bare", "--project", str(project),
+                                   "--shard", f"{shard}/2", str(input_path)], stdout=subprocess.DEVNULL)
+                 for shard in range(2)]
+    if any(process.wait() != 0 for process in processes):
+        raise SystemExit("the bare loop in two processes failed")
+    return {"wall": time.perf_counter() - start, **_last_child_usage(processes[-1])}
+
+
 def run_ours(input_path: Path, project: Path, workers: int, workdir: Path) -> dict:
     data = workdir / f"data-{workers}"
     shutil.rmtree(data, ignore_errors=True)
@@ -125,11 +137,13 @@ def run_ours(input_path: Path, project: Path, workers: int, workdir: Path) -> di
                     "--data-dir", str(data), str(input_path)])
 
 
-def child_bare(input_path: Path) -> dict:
+def child_bare(input_path: Path, shard: str = "0/1") -> dict:
     import trafilatura
 
-    chars = 0
-    for line in input_path.open(encoding="utf-8"):
+    chars, (mine, shards) = 0, map(int, shard.split("/"))
+    for number, line in enumerate(input_path.open(encoding="utf-8")):
+        if number % shards != mine:
+            continue
         document = json.loads(line)
         chars += len(trafilatura.extract(document["html"], url=document["url"]) or "")
     return {"chars": chars, "rss_mb": _rss_mb("self")}
@@ -334,8 +348,9 @@ def bench_import(project: Path, workers_list: list[int], workdir: Path, rounds: 
     bares, runs = [run_bare(input_path, project)], []
     for _ in range(rounds):
         ours = {f"ours-{w}": run_ours(input_path, project, w, workdir) for w in workers_list}
+        pair = run_bare_pair(input_path, project)
         bares.append(run_bare(input_path, project))
-        runs.append({"bare": _mean_run(bares[-2], bares[-1]), "bares": bares[-2:]} | ours)
+        runs.append({"bare": _mean_run(bares[-2], bares[-1]), "bares": bares[-2:], "bare pair": pair} | ours)
     return {"documents": documents, "rounds": runs}
 
 
@@ -369,6 +384,10 @@ def print_import(results: dict) -> None:
         every = "; ".join("{:.2f} / {:.2f}".format(*_ratios(r[key], r["bare"])) for r in rounds)
         print(f"| storytrail import, {key[5:]} worker(s) | {n / run['wall']:.1f} | {run['cpu']:.1f} | {cpu:.2f} | "
               f"{wall:.2f} | {run['out']['rss_mb']:.0f} / {run['out']['workers_rss_mb']:.0f} | {every} |")
+    pairs = [_ratios(r["bare pair"], r["bare"])[1] for r in rounds]
+    print(f"- two cores on this machine in this run: the bare loop in 2 processes at once (each on every other "
+          f"document) ran {sorted(pairs)[len(pairs) // 2]:.2f}x as fast as in one, by wall time (rounds: "
+          f"{', '.join(f'{p:.2f}' for p in pairs)})")
     for key in keys:
         out = shown[key][0]["out"]
         stages = ", ".join(f"{k} {v:.1f}" for k, v in out["stages"].items())
@@ -389,13 +408,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--shard", default="0/1", help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("input", nargs="?", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     sys.path.insert(0, str(args.project.resolve()))
     os.chdir(args.project)
     if args.child:
-        result = {"bare": lambda: child_bare(args.input),
+        result = {"bare": lambda: child_bare(args.input, args.shard),
                   "import": lambda: child_import(args.input, args.data_dir, int(args.workers)),
                   "cycle": lambda: child_cycle(args.input, args.data_dir),
                   "search": lambda: search_latency(args.input)}[args.child]()
