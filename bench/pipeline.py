@@ -4,7 +4,9 @@
    (one outlet per round, so every page becomes a story of about ten copies); one document in five is a
    copy of another page with a paragraph added. The 1,810 documents go through the whole pipeline
    (`storytrail import`: archive, extract, fingerprint, link, store) with 1 and with 2 workers, and, in the
-   same run, through a bare `trafilatura.extract` loop (one process, trafilatura's defaults). Ratios are
+   same run, through a bare `trafilatura.extract` loop (one process, trafilatura's defaults), and through that
+   loop in two processes at once, each on every other document (what two cores give the baseline itself now:
+   the reference for reading the 2-worker wall ratio; tables in bench/pipeline_report.py). Ratios are
    throughput against throughput: by CPU time (all processes of a run) and by wall time, each against the
    mean of the bare loops run just before and just after its round (`--rounds`, 3: bare, ours with 1 and 2
    workers, bare, ...), the median round reported.
@@ -37,7 +39,8 @@ import time
 from pathlib import Path
 
 from extraction import BENCHMARK_DIR
-from generated_store import CYCLE_ARTICLES, CYCLE_COPY_EVERY, build_store, cycle_input, site
+from generated_store import build_store, cycle_input, site
+from pipeline_report import print_cycle, print_import, print_startup
 
 BENCH_ROOT = Path(__file__).resolve().parents[1]
 ROUNDS = 10  # each page at this many URLs
@@ -283,32 +286,6 @@ def search_latency(db: Path) -> dict:
     return found
 
 
-def print_cycle(all_results: dict) -> None:
-    for project, results in all_results.items():
-        print(f"\n## A cycle of {CYCLE_ARTICLES} new articles (1 in {CYCLE_COPY_EVERY} a copy) on a store of N articles ({project})")
-        _print_cycle(results)
-
-
-def _print_cycle(results: dict) -> None:
-    print("| store | ms per article (CPU) | ms per article (wall) | peak RSS MB | stages, s | search ms uncollapsed / collapsed "
-          "(median, p95) | matches |")
-    print("|---|---|---|---|---|---|---|")
-    for size, run in results.items():
-        out, search = run["out"], run["search"]
-        stages = ", ".join(f"{k} {v:.1f}" for k, v in out["stages"].items())
-        un, co = search["uncollapsed"], search["collapsed"]
-        print(f"| {int(size):,} | {1000 * out['cpu'] / out['imported']:.1f} | {1000 * out['wall'] / out['imported']:.1f} | "
-              f"{out['rss_mb']:.0f} | {stages} | {un['median_ms']:.1f}, {un['p95_ms']:.1f} / {co['median_ms']:.1f}, "
-              f"{co['p95_ms']:.1f} | {search['matches']:,} |")
-    sizes = sorted(results, key=int)
-    if len(sizes) > 1:
-        small, large = results[sizes[0]]["out"], results[sizes[-1]]["out"]
-        ratio = (large["cpu"] / large["imported"]) / (small["cpu"] / small["imported"])
-        co, un = results[sizes[-1]]["search"]["collapsed"], results[sizes[-1]]["search"]["uncollapsed"]
-        print(f"- per-article cost at {int(sizes[-1]):,} / at {int(sizes[0]):,}: {ratio:.2f}x; collapsed / uncollapsed "
-              f"search at {int(sizes[-1]):,}: {co['median_ms'] / un['median_ms']:.2f}x (median)")
-
-
 # -------------------------------------------------------------------------------------------- start-up
 def bench_startup(project: Path, data_dir: Path, story_url: str) -> dict:
     """CPU seconds (user + system) to run each command, median of 5, interleaved with the baseline."""
@@ -327,15 +304,6 @@ def bench_startup(project: Path, data_dir: Path, story_url: str) -> dict:
             for name, r in runs.items()}
 
 
-def print_startup(results: dict) -> None:
-    base = results["python -c 'import scrapy, trafilatura'"]
-    print("\n## Start-up (median of 5 runs, on the 1k store)")
-    print("| command | CPU s | wall s | ratio to `import scrapy, trafilatura`, CPU | ratio, wall |")
-    print("|---|---|---|---|---|")
-    for name, run in results.items():
-        print(f"| {name} | {run['cpu']:.2f} | {run['wall']:.2f} | {run['cpu'] / base['cpu']:.2f} | {run['wall'] / base['wall']:.2f} |")
-
-
 # -------------------------------------------------------------------------------------------- report
 def bench_import(project: Path, workers_list: list[int], workdir: Path, rounds: int) -> dict:
     """`rounds` rounds of our import with each worker count, each round between two runs of the bare loop (a
@@ -351,48 +319,11 @@ def bench_import(project: Path, workers_list: list[int], workdir: Path, rounds: 
         pair = run_bare_pair(input_path, project)
         bares.append(run_bare(input_path, project))
         runs.append({"bare": _mean_run(bares[-2], bares[-1]), "bares": bares[-2:], "bare pair": pair} | ours)
-    return {"documents": documents, "rounds": runs}
+    return {"documents": documents, "urls_per_page": ROUNDS, "copy_every": COPY_EVERY, "rounds": runs}
 
 
 def _mean_run(before: dict, after: dict) -> dict:
     return {"cpu": (before["cpu"] + after["cpu"]) / 2, "wall": (before["wall"] + after["wall"]) / 2, "out": before["out"]}
-
-
-def _ratios(run: dict, bare: dict) -> tuple[float, float]:
-    return bare["cpu"] / run["cpu"], bare["wall"] / run["wall"]
-
-
-def print_import(results: dict) -> None:
-    n, rounds = results["documents"], results["rounds"]
-    print(f"\n## Import: {n} documents (181 real pages x {ROUNDS} URLs, 1 in {COPY_EVERY} a copy with a paragraph added)")
-    print(f"Ratios to the mean of the bare runs just before and after the round; the round with the median CPU ratio is "
-          f"shown, all {len(rounds)} rounds' ratios (CPU / wall) after it.")
-    print("| run | docs/s (wall) | CPU s | ratio to bare, CPU | ratio to bare, wall | peak RSS MB (writer / worker) | every round |")
-    print("|---|---|---|---|---|---|---|")
-    keys = [key for key in rounds[0] if key.startswith("ours-")]
-    shown: dict[str, tuple[dict, dict]] = {}
-    for key in keys:
-        by_ratio = sorted(rounds, key=lambda r: _ratios(r[key], r["bare"])[0])
-        shown[key] = by_ratio[len(by_ratio) // 2][key], by_ratio[len(by_ratio) // 2]["bare"]
-    bare = shown[keys[0]][1] if keys else rounds[0]["bare"]
-    every = "; ".join(" / ".join(f"{b['cpu']:.1f}" for b in r["bares"]) + " s" for r in rounds)
-    print(f"| bare trafilatura.extract | {n / bare['wall']:.1f} | {bare['cpu']:.1f} | 1.00 | 1.00 | "
-          f"{bare['out']['rss_mb']:.0f} | CPU {every} |")
-    for key in keys:
-        run, own_bare = shown[key]
-        cpu, wall = _ratios(run, own_bare)
-        every = "; ".join("{:.2f} / {:.2f}".format(*_ratios(r[key], r["bare"])) for r in rounds)
-        print(f"| storytrail import, {key[5:]} worker(s) | {n / run['wall']:.1f} | {run['cpu']:.1f} | {cpu:.2f} | "
-              f"{wall:.2f} | {run['out']['rss_mb']:.0f} / {run['out']['workers_rss_mb']:.0f} | {every} |")
-    pairs = [_ratios(r["bare pair"], r["bare"])[1] for r in rounds]
-    print(f"- two cores on this machine in this run: the bare loop in 2 processes at once (each on every other "
-          f"document) ran {sorted(pairs)[len(pairs) // 2]:.2f}x as fast as in one, by wall time (rounds: "
-          f"{', '.join(f'{p:.2f}' for p in pairs)})")
-    for key in keys:
-        out = shown[key][0]["out"]
-        stages = ", ".join(f"{k} {v:.1f}" for k, v in out["stages"].items())
-        print(f"- {key}: {out['imported']} imported, {out['articles']} articles in {out['stories']} stories; "
-              f"seconds per stage: {stages}")
 
 
 def main(argv: list[str] | None = None) -> int:
