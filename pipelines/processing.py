@@ -89,13 +89,21 @@ class ArticleProcessor:
 
     def extracted(self, page: ArchivedPage) -> Article | None:
         """The article of an archived page, extracted in this process; None (the page marked unusable)."""
+        return self.prepared(page, self.page_result(page, "extract"))
+
+    def page_result(self, item: ArchivedPage | Article, stage: str) -> PageResult:
+        """Extraction's half of an item, in whichever process runs it (a worker, or the writer): the article
+        (one given as such is taken as it is) or why there is none, with its CPU seconds under `stage`."""
+        from pipelines.worker_pool import PageResult
+
+        if isinstance(item, Article):
+            return PageResult(item)
         start = time.process_time()
         try:
-            return self.article_from(page, self.extract(page))
+            article, error = self.article_from(item, self.extract(item)), None
         except ExtractionError as exc:
-            return self._unusable(page, str(exc))
-        finally:
-            self.timings["extract"] += time.process_time() - start
+            article, error = None, str(exc)
+        return PageResult(article, error, seconds={stage: time.process_time() - start})
 
     def process_pages(self, items: Iterable[ArchivedPage | Article]) -> Iterator[tuple[ArchivedPage | Article, Article | None]]:
         """(item, stored article or None) for each archived page (extracted, stored, linked) or article
@@ -117,17 +125,8 @@ class ArticleProcessor:
             yield item, self.prepared(item, result)
 
     def _work_here(self, item: ArchivedPage | Article) -> PageResult:
-        """A page extracted in the writer, which takes pages no worker has started rather than wait for one."""
-        from pipelines.worker_pool import PageResult
-
-        if isinstance(item, Article):
-            return PageResult(item)
-        start = time.process_time()
-        try:
-            article, error = self.article_from(item, self.extract(item)), None
-        except ExtractionError as exc:
-            article, error = None, str(exc)
-        return PageResult(article, error, seconds={"extract (writer)": time.process_time() - start})
+        """An item extracted in the writer, which takes items no worker has started rather than wait for one."""
+        return self.page_result(item, "extract (writer)")
 
     def with_prepared_texts(self, articles: Iterable[Article]) -> Iterator[Article]:
         """`articles` in order, each once the worker pool has prepared its comparison text and evidence for the

@@ -123,8 +123,8 @@ def ordered(items: Iterable[T], submit: Callable[[T], Future], in_flight: int,
             here: Callable[[T], object] | None = None) -> Iterator[tuple[T, object]]:
     """Submit each item, yield (item, result) in input order, with at most `in_flight` items submitted
     and not yet yielded. A worker's exception is raised here, at its item. With `here`, the caller works
-    rather than wait: while the next result is not ready, it takes the last submitted item no worker has
-    started, the soonest needed (`_take_one`)."""
+    rather than wait: while the next result is not ready, it takes the first item no worker has started,
+    the soonest needed (`_take_one`)."""
     pending: deque[tuple[T, Future]] = deque()
     try:
         for item in items:
@@ -209,20 +209,13 @@ def _line(record: dict) -> tuple[str, str, dict]:
 
 def _work_on_page(item: ArchivedPage | Article) -> PageResult:
     """Extract a page (an article given as such skips that), then prepare what linking will need."""
-    from crawlers.extraction import ExtractionError
-    from pipelines.models import Article
-
     worker = _worker
     worker.log = []
-    start = time.process_time()
-    try:
-        article = item if isinstance(item, Article) else worker.processor.article_from(item, worker.processor.extract(item))
-    except ExtractionError as exc:
-        return PageResult(None, str(exc), log=worker.log, seconds={"extract": time.process_time() - start})
-    extracted = time.process_time()
-    result = PageResult(article, log=worker.log, seconds={"extract": extracted - start})
-    if worker.preparer is not None:
-        result.prepared = worker.preparer.prepare(article, worker.store)
-        result.evidence = worker.preparer.evidence(article)
+    result = worker.processor.page_result(item, "extract")
+    result.log = worker.log
+    if result.article is not None and worker.preparer is not None:
+        extracted = time.process_time()
+        result.prepared = worker.preparer.prepare(result.article, worker.store)
+        result.evidence = worker.preparer.evidence(result.article)
         result.seconds["prepare"] = time.process_time() - extracted
     return result
