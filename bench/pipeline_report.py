@@ -13,31 +13,32 @@ def print_import(results: dict) -> None:
     n, rounds = results["documents"], results["rounds"]
     print(f"\n## Import: {n} documents (181 real pages x {results['urls_per_page']} URLs, 1 in {results['copy_every']} a copy "
           "with a paragraph added)")
-    print(f"Ratios to the mean of the bare runs just before and after the round; the round with the median CPU ratio is "
-          f"shown, all {len(rounds)} rounds' ratios (CPU / wall) after it.")
-    print("| run | docs/s (wall) | CPU s | ratio to bare, CPU | ratio to bare, wall | peak RSS MB (writer / worker) | every round |")
-    print("|---|---|---|---|---|---|---|")
+    print(f"Ratios to the mean of the bare runs just before and after the round (at trafilatura's defaults, and at its best "
+          f"settings in the last column); the round with the median CPU ratio is shown, all {len(rounds)} rounds' ratios "
+          "(CPU / wall) after it.")
+    print("| run | docs/s (wall) | CPU s | ratio to bare, CPU | ratio to bare, wall | peak RSS MB (writer / worker) | every round "
+          "| ratio to best settings, CPU / wall |")
+    print("|---|---|---|---|---|---|---|---|")
     keys = [key for key in rounds[0] if key.startswith("ours-")]
-    shown: dict[str, tuple[dict, dict]] = {}
-    for key in keys:
-        by_ratio = sorted(rounds, key=lambda r: _ratios(r[key], r["bare"])[0])
-        shown[key] = by_ratio[len(by_ratio) // 2][key], by_ratio[len(by_ratio) // 2]["bare"]
-    bare = shown[keys[0]][1] if keys else rounds[0]["bare"]
+    shown = {key: sorted(rounds, key=lambda r: _ratios(r[key], r["bare"])[0])[len(rounds) // 2] for key in keys}
+    first = shown[keys[0]] if keys else rounds[0]
+    bare = first["bare"]
     every = "; ".join(" / ".join(f"{b['cpu']:.1f}" for b in r["bares"]) + " s" for r in rounds)
     print(f"| bare trafilatura.extract | {n / bare['wall']:.1f} | {bare['cpu']:.1f} | 1.00 | 1.00 | "
-          f"{bare['out']['rss_mb']:.0f} | CPU {every} |")
+          f"{bare['out']['rss_mb']:.0f} | CPU {every} | {'{:.2f} / {:.2f}'.format(*_ratios(bare, first['best']))} |")
     for key in keys:
-        run, own_bare = shown[key]
-        cpu, wall = _ratios(run, own_bare)
+        run = shown[key][key]
+        cpu, wall = _ratios(run, shown[key]["bare"])
         every = "; ".join("{:.2f} / {:.2f}".format(*_ratios(r[key], r["bare"])) for r in rounds)
         print(f"| storytrail import, {key[5:]} worker(s) | {n / run['wall']:.1f} | {run['cpu']:.1f} | {cpu:.2f} | "
-              f"{wall:.2f} | {run['out']['rss_mb']:.0f} / {run['out']['workers_rss_mb']:.0f} | {every} |")
+              f"{wall:.2f} | {run['out']['rss_mb']:.0f} / {run['out']['workers_rss_mb']:.0f} | {every} | "
+              f"{'{:.2f} / {:.2f}'.format(*_ratios(run, shown[key]['best']))} |")
     pairs = [_ratios(r["bare pair"], r["bare"])[1] for r in rounds]
     print(f"- two cores on this machine in this run: the bare loop in 2 processes at once (each on every other "
           f"document) ran {sorted(pairs)[len(pairs) // 2]:.2f}x as fast as in one, by wall time (rounds: "
           f"{', '.join(f'{p:.2f}' for p in pairs)})")
     for key in keys:
-        out = shown[key][0]["out"]
+        out = shown[key][key]["out"]
         stages = ", ".join(f"{k} {v:.1f}" for k, v in out["stages"].items())
         print(f"- {key}: {out['imported']} imported, {out['articles']} articles in {out['stories']} stories; "
               f"seconds per stage: {stages}")

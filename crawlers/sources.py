@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from enum import Enum
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -15,7 +16,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from crawlers.config_files import DEFAULT_SOURCES_FILE, ConfigError, first_error
-from crawlers.urls import host_of, normalize_url
+from crawlers.urls import HOSTS_KEPT, host_of, normalize_url
 
 
 def check_patterns(patterns: list[str]) -> list[str]:
@@ -151,6 +152,7 @@ class SourceRegistry:
         self.web_archive = web_archive or WebArchive()
         self._by_key = {s.key: s for s in sources}
         self._by_alias = {_alias_key(a): s for s in sources for a in (s.name, s.key, *s.aliases, *s.domains)}
+        self._by_host = lru_cache(maxsize=HOSTS_KEPT)(self._find_by_host)  # every page and every cited link asks
 
     def __iter__(self):
         return iter(self.sources)
@@ -163,6 +165,9 @@ class SourceRegistry:
 
     def find_by_host(self, host: str) -> Source | None:
         """The source whose domains cover `host`, or None for a site not in config."""
+        return self._by_host(host)
+
+    def _find_by_host(self, host: str) -> Source | None:
         return next((s for s in self.sources if s.owns_host(host)), None)
 
     def find_by_alias(self, name: str) -> Source | None:

@@ -30,6 +30,8 @@ AMP_PATH_SUFFIX = re.compile(r"/amp/?$|\.amp(?=\.html?$)|\.amp$")
 # https://web.archive.org/web/20160212000000/https://theantimedia.org/slug/ (also id_ / im_ flavours)
 WEB_ARCHIVE = re.compile(r"^https?://web\.archive\.org/web/\d{1,14}[a-z_]*/(?P<original>.+)$", re.IGNORECASE)
 
+HOSTS_KEPT = 10_000  # hosts' registered domains and sources kept
+
 
 @lru_cache(maxsize=1)
 def _domain_extractor():
@@ -72,7 +74,12 @@ def normalize_url(url: str) -> str:
 def registered_domain(url_or_host: str) -> str:
     """`www.sott.net` -> `sott.net`; `news.bbc.co.uk` -> `bbc.co.uk`; an IP address stays as it is."""
     host = urlsplit(url_or_host).hostname if "://" in url_or_host else url_or_host
-    host = (host or "").lower().rstrip(".")
+    return _registered_domain_of((host or "").lower().rstrip("."))
+
+
+@lru_cache(maxsize=HOSTS_KEPT)
+def _registered_domain_of(host: str) -> str:
+    """Kept by host: every page's URL and every link it cites asks, and a crawl sees few hosts."""
     parts = _domain_extractor()(host)
     return parts.top_domain_under_public_suffix or host
 

@@ -18,7 +18,6 @@ from crawlers.sources import SourceRegistry
 from crawlers.urls import host_of, normalize_url, registered_domain
 from pipelines.models import Article, Evidence
 
-HOSTS_KEPT = 10_000  # host -> source lookups kept
 URLS_KEPT = 10_000  # normalised link URLs kept (about 300 bytes each)
 MONTH = (
     r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|"
@@ -77,7 +76,6 @@ class AttributionParser:
         self.sources = sources
         # Pages link the same sites again and again (every copy of a story carries its links): each host is
         # looked up among the sources once.
-        self._source_of_host = lru_cache(maxsize=HOSTS_KEPT)(sources.find_by_host)
 
     @cached_property
     def _alias_pattern(self) -> re.Pattern[str]:
@@ -160,7 +158,7 @@ class AttributionParser:
         return None
 
     def _outlet_of_host(self, host: str) -> str:
-        source = self._source_of_host(host)
+        source = self.sources.find_by_host(host)
         return source.key if source else registered_domain(host)
 
     # -- credit sentences ---------------------------------------------------------------------------
@@ -215,7 +213,7 @@ class AttributionParser:
         found = []
         for link in article.links:
             url = _normalized(link)
-            source = self._source_of_host(host_of(url)) if url else None
+            source = self.sources.find_by_host(host_of(url)) if url else None
             if source is not None:
                 found.append(Evidence(kind="body_link", text=link, url=url, outlet=source.key))
         return found

@@ -56,6 +56,7 @@ class Linker:
         log = logger.bind(source=article.outlet, url=article.url)
         article = self.store.get(article.url) or article  # the stored record carries its current chain
         work = self.cache.begin()
+        work.outlet_changed(article.outlet)  # its record was just written, its fingerprints are written below
         hashes = set(work.fingerprints(article))
         stored = hashes | work.line_hashes(article)
         if article.story_id and article.chain and self.store.get_fingerprints(article.url) == stored:

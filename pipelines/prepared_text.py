@@ -6,8 +6,13 @@ its comparison text is cleaned and tokenised once, not per `Linker.link` call. E
 exactly what its value depends on, so a cached value always equals a fresh one:
 
 - comparison text: (text hash, outlet, the outlet's recurring lines this text holds). The recurring lines
-  come from the store and change as the store learns an outlet's boilerplate, so they are read for every
-  use (one indexed lookup of the line hashes of all of a new article's candidates) and are part of the key;
+  come from the store and change as the store learns an outlet's boilerplate, so they are part of the key;
+- recurring lines: (URL, text hash), each kept with its outlet's generation. A line's signature names its
+  outlet, so an article's recurring lines change only when the stored fingerprints of an article of the same
+  outlet change: `Linker.link` bumps that outlet's generation (`outlet_changed`) before it writes them, and
+  an entry of an older generation is read again (one indexed lookup for all of a new article's candidates).
+  The run is the store's one writer (the data dir's run lock), and a store error ends its writing
+  (`ArticleProcessor.store_error`), so no rolled-back write leaves an entry behind;
 - line hashes: (outlet, text hash);
 - evidence (attribution credits, role, normalised links): (URL, text hash, canonical URL, links);
 - alignments: the two comparison texts' keys.
@@ -22,7 +27,7 @@ first, texts by total words (`link.cache_words`), so memory stays bounded whatev
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
 from typing import Generic, TypeVar
@@ -43,6 +48,7 @@ V = TypeVar("V")
 OFFERED_FINGERPRINTS = 1000  # far more than the pages a pool has in flight
 EVIDENCE_KEPT = 4_000  # articles' chain members (a few kB each: their evidence, cited URLs)
 ALIGNMENTS_KEPT = 8_000  # pairs (two bytes a word of both texts, and the passages)
+RECURRING_KEPT = 20_000  # articles' recurring line hashes (usually none or a few)
 
 
 @dataclass(frozen=True)
@@ -142,6 +148,8 @@ class LinkingCache:
         self.offered: _Lru[frozenset[int]] = _Lru(OFFERED_FINGERPRINTS)  # made by a worker, used once at link time
         self.evidence: _Lru[PreparedEvidence] = _Lru(EVIDENCE_KEPT)
         self.alignments: _Lru[Alignment] = _Lru(ALIGNMENTS_KEPT)
+        self.recurring: _Lru[tuple[int, frozenset[int]]] = _Lru(RECURRING_KEPT)  # (outlet generation, lines)
+        self._generations: Counter[str] = Counter()
         self._keys: dict[tuple[str, str], TextKey] = {}
         self._hashes: dict[int, tuple[Article, str]] = {}  # by id(): an article's hash is taken once per call
         self._members: dict[int, tuple[Article, Member]] = {}  # by id(), like the hashes: made once per call
@@ -168,15 +176,29 @@ class LinkingCache:
         if evidence is not None:
             self.evidence.put(evidence.key, evidence)
 
+    def outlet_changed(self, outlet: str) -> None:
+        """The stored fingerprints of an article of `outlet` are about to change: its articles' recurring
+        lines are read from the store again."""
+        self._generations[outlet] += 1
+
     def learn_keys(self, articles: Sequence[Article]) -> None:
-        """Read the text keys of `articles` from the store in one lookup (a new article's candidates)."""
+        """The text keys of `articles`: their recurring lines as kept, or read from the store in one lookup
+        (a new article's candidates)."""
         missing = [a for a in articles if (a.url, self._text_hash(a)) not in self._keys]
-        if missing:
-            lines = {a.url: self.line_hashes(a) for a in missing}
+        unknown = {}
+        for a in missing:
+            kept = self.recurring.get((a.url, self._text_hash(a)))
+            if kept is not None and kept[0] == self._generations[a.outlet]:
+                self._keys[a.url, self._text_hash(a)] = (self._text_hash(a), a.outlet, kept[1])
+            else:
+                unknown[a.url] = a
+        if unknown:
+            lines = {url: self.line_hashes(a) for url, a in unknown.items()}
             recurring = recurring_lines_of(lines, self.store, self.preparer.settings.recurring_line_articles)
-            for a in missing:
+            for url, a in unknown.items():
                 text_hash = self._text_hash(a)
-                self._keys[a.url, text_hash] = (text_hash, a.outlet, recurring[a.url])
+                self._keys[url, text_hash] = (text_hash, a.outlet, recurring[url])
+                self.recurring.put((url, text_hash), (self._generations[a.outlet], recurring[url]))
 
     def key(self, article: Article) -> TextKey:
         """What the comparison text of `article` depends on, as the store stands."""

@@ -308,7 +308,25 @@ def test_only_the_linked_article_is_fingerprinted_and_candidates_keys_are_read_a
     (last,) = linked.add(article("https://site5.example.com/x", text, DAY + timedelta(hours=5)))
     assert [o.action for o in outcomes + [last]] == ["new_story"] + ["joined_story"] * 5
     assert len(cleaned) > 6 and len(fingerprinted) == 6  # evicted candidates are cleaned again, never fingerprinted
-    assert len(lookups) == 2  # the new article's recurring lines, then its five candidates' in one lookup
+    assert len(lookups) == 1  # the new article's recurring lines; its candidates' are kept (their outlets did not change)
+
+
+def test_kept_recurring_lines_are_read_again_once_their_outlet_changes(linked):
+    footer = "Support independent writing and share this post with everyone you know who cares about it today."
+    first = article("https://blog.example.org/1", prose(400, 40) + "\n" + footer)
+    later = [article(f"https://blog.example.org/{i}", prose(400, 40 + i) + "\n" + footer, DAY + timedelta(hours=i))
+             for i in (2, 3, 4)]
+    copies = [article(f"https://mirror{i}.example.net/1", first.text, DAY + timedelta(hours=10 + i)) for i in (1, 2)]
+    cache, cleaner = linked.linker.cache, linked.linker.preparer.cleaner
+    recurring = []
+    for item in [first, copies[0], *later, copies[1]]:
+        linked.add(item)
+        stored = linked.get(first.url)
+        fresh = prepared_text.recurring_lines(first.url, cleaner.line_hashes(stored), linked.store, 3)
+        assert cache.begin().key(stored)[2] == fresh  # the kept lines are the store's, whatever was linked since
+        recurring.append(fresh)
+    assert not recurring[0] and recurring[-1]  # the footer became the blog's boilerplate on the way
+    assert len(linked.stories()[linked.get(copies[1].url).story_id]) == 3  # the copies still joined its story
 
 
 def test_the_writer_links_with_what_a_worker_prepared_without_preparing_it_again(tmp_path, monkeypatch):
