@@ -73,9 +73,7 @@ class AttributionParser:
     """Finds the credits a page gives; built once from the source registry."""
 
     def __init__(self, sources: SourceRegistry) -> None:
-        self.sources = sources
-        # Pages link the same sites again and again (every copy of a story carries its links): each host is
-        # looked up among the sources once.
+        self.sources = sources  # its host lookups are kept: every copy of a story carries the same links
 
     @cached_property
     def _alias_pattern(self) -> re.Pattern[str]:

@@ -150,15 +150,13 @@ class LinkingCache:
         self.alignments: _Lru[Alignment] = _Lru(ALIGNMENTS_KEPT)
         self.recurring: _Lru[tuple[int, frozenset[int]]] = _Lru(RECURRING_KEPT)  # (outlet generation, lines)
         self._generations: Counter[str] = Counter()
-        self._keys: dict[tuple[str, str], TextKey] = {}
         self._hashes: dict[int, tuple[Article, str]] = {}  # by id(): an article's hash is taken once per call
         self._members: dict[int, tuple[Article, Member]] = {}  # by id(), like the hashes: made once per call
         self._in_use: list[ComparisonText] = []
 
     def begin(self) -> LinkingCache:
-        """Start linking one article. Each text's key is read from the store once per `link` call, as the
-        store's learned lines change between calls, not within one."""
-        self._keys.clear()
+        """Start linking one article: what was made once per `link` call is dropped (recurring lines are kept
+        across calls, by outlet generation)."""
         self._hashes.clear()
         self._members.clear()
         for text in self._in_use:  # kept texts hold their words, not the word counts one call's alignments built
@@ -182,30 +180,27 @@ class LinkingCache:
         self._generations[outlet] += 1
 
     def learn_keys(self, articles: Sequence[Article]) -> None:
-        """The text keys of `articles`: their recurring lines as kept, or read from the store in one lookup
-        (a new article's candidates)."""
-        missing = [a for a in articles if (a.url, self._text_hash(a)) not in self._keys]
-        unknown = {}
-        for a in missing:
-            kept = self.recurring.get((a.url, self._text_hash(a)))
-            if kept is not None and kept[0] == self._generations[a.outlet]:
-                self._keys[a.url, self._text_hash(a)] = (self._text_hash(a), a.outlet, kept[1])
-            else:
-                unknown[a.url] = a
+        """Know the text keys of `articles`: the recurring lines not kept for their outlet's current generation
+        are read from the store in one lookup (a new article's candidates)."""
+        unknown = {a.url: a for a in articles if self._kept_lines(a) is None}
         if unknown:
             lines = {url: self.line_hashes(a) for url, a in unknown.items()}
             recurring = recurring_lines_of(lines, self.store, self.preparer.settings.recurring_line_articles)
             for url, a in unknown.items():
-                text_hash = self._text_hash(a)
-                self._keys[url, text_hash] = (text_hash, a.outlet, recurring[url])
-                self.recurring.put((url, text_hash), (self._generations[a.outlet], recurring[url]))
+                self.recurring.put((url, self._text_hash(a)), (self._generations[a.outlet], recurring[url]))
 
     def key(self, article: Article) -> TextKey:
         """What the comparison text of `article` depends on, as the store stands."""
-        memo = (article.url, self._text_hash(article))
-        if memo not in self._keys:
+        lines = self._kept_lines(article)
+        if lines is None:
             self.learn_keys([article])
-        return self._keys[memo]
+            lines = self._kept_lines(article)
+        return self._text_hash(article), article.outlet, lines
+
+    def _kept_lines(self, article: Article) -> frozenset[int] | None:
+        """The article's recurring lines, if kept since its outlet last changed."""
+        kept = self.recurring.get((article.url, self._text_hash(article)))
+        return kept[1] if kept is not None and kept[0] == self._generations[article.outlet] else None
 
     def line_hashes(self, article: Article) -> frozenset[int]:
         """The signatures of the article's lines (`TextCleaner.line_hashes`), kept: every use of a text
