@@ -21,6 +21,7 @@ from collections.abc import Collection
 from copy import copy
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from urllib.parse import urlsplit
 
 import trafilatura
@@ -28,6 +29,7 @@ from htmldate import find_date
 from loguru import logger
 from lxml.etree import strip_elements, strip_tags
 from lxml.html import HtmlElement
+from trafilatura.settings import Extractor
 from trafilatura.xml import xmltotxt
 
 from crawlers.decoding import decode_html
@@ -46,7 +48,7 @@ from crawlers.metadata import (
 )
 from crawlers.page_text import SelectorError, drop_boilerplate, drop_widget_lines, select, selected_text
 from crawlers.sources import ExtractionHints
-from crawlers.titles import DEFAULT_TITLE_OPTIONS, TitleOptions, choose_title, is_site_name, page_headings
+from crawlers.titles import DEFAULT_TITLE_OPTIONS, TitleOptions, choose_title, heading_texts, is_site_name, page_headings
 
 # trafilatura's time grows with page size (about 2.7 s per MB of text-dense HTML, trafilatura 2.3.1, one
 # core), so it sees at most the first 2 million characters: a pathological multi-MB page costs seconds, not
@@ -61,8 +63,7 @@ MAX_TRAFILATURA_HTML_CHARS = 2_000_000
 #   + retry in balanced mode under 500 characters  P 0.960 R 0.974 F1 0.967
 # Precision mode switches off trafilatura's own rescue of short extractions (baseline and recall escalation);
 # the retry restores it. Both thresholds are re-chosen on the tuning half by `bench/extraction.py --tune`
-# (see ExtractionOptions).
-_TRAFILATURA_OPTIONS = dict(include_comments=False, include_links=True, include_tables=True, output_format="python")
+# (see ExtractionOptions). The settings are made once per mode (`_trafilatura_settings`).
 # Elements trafilatura's tree cleaning deletes unread (its MANUALLY_CLEANED list), removed once before its passes
 # (each pass copies the tree and runs whole-tree XPath prunes before that cleaning): 28% less CPU over the
 # fast, full and balanced passes of the 181 benchmark pages and the real dev set (the trimming and a copy of the
@@ -165,7 +166,7 @@ def extract_article(
         hinted=hinted.title,
         declared=[next_data.title, json_ld.title, meta_tags.title, page_title],
         headings=page_headings(tree),
-        subheadings=page_headings(tree, "//h2"),
+        subheadings=heading_texts(tree.iter("h2")),
         site_names=site_names,
         options=options.title,
     )
@@ -301,7 +302,7 @@ def _precision_text(tree: HtmlElement, url: str, options: ExtractionOptions) -> 
     """Precision mode's text: the fast pass's, or the full cascade's when the fast text is short (the fast one
     when the cascade finds nothing). A page whose paragraphs are short gets the cascade at once: its fast text
     would be short too."""
-    if _paragraph_chars(tree) < options.cascade_first_below_chars:
+    if not _holds_paragraph_chars(tree, options.cascade_first_below_chars):
         full = _run_trafilatura(tree, url, favor_precision=True, fast=False)
         return full if full[0] else _run_trafilatura(tree, url, favor_precision=True, fast=True)
     fast = _run_trafilatura(tree, url, favor_precision=True, fast=True)
@@ -312,8 +313,15 @@ def _precision_text(tree: HtmlElement, url: str, options: ExtractionOptions) -> 
     return full if full[0] else fast
 
 
-def _paragraph_chars(tree: HtmlElement) -> int:
-    return sum(len(" ".join(p.text_content().split())) for p in tree.iter("p"))
+def _holds_paragraph_chars(tree: HtmlElement, wanted: int) -> bool:
+    """The page's `<p>` elements hold at least `wanted` characters (whitespace runs counted as one): read
+    until they do, not to the end of a long page."""
+    held = 0
+    for paragraph in tree.iter("p"):
+        held += len(" ".join(paragraph.text_content().split()))
+        if held >= wanted:
+            return True
+    return False
 
 
 def _trim(tree: HtmlElement) -> None:
@@ -329,7 +337,7 @@ def _run_trafilatura(tree: HtmlElement, url: str, *, favor_precision: bool, fast
     every href against the page's URL (most of its link handling, cProfile on the benchmark), and `_absolute_links` resolves them
     against the page's `<base href>`, which is right where the two differ."""
     try:
-        document = trafilatura.bare_extraction(tree, favor_precision=favor_precision, fast=fast, **_TRAFILATURA_OPTIONS)
+        document = trafilatura.bare_extraction(tree, options=_trafilatura_settings(favor_precision, fast))
     except Exception as exc:  # trafilatura raising on odd markup: no text, and the reason in the log
         logger.warning("trafilatura failed ({}: {}) url={}", type(exc).__name__, exc, url)
         return "", []
@@ -339,6 +347,14 @@ def _run_trafilatura(tree: HtmlElement, url: str, *, favor_precision: bool, fast
     strip_tags(document.body, "ref")  # the text gets the links' words, not markdown links
     lines = (" ".join(line.split()) for line in xmltotxt(document.body, False).splitlines())
     return "\n".join(line for line in lines if line), hrefs
+
+
+@cache
+def _trafilatura_settings(favor_precision: bool, fast: bool) -> Extractor:
+    """trafilatura's settings for one mode, made once: `bare_extraction` builds them anew on every call from
+    its keyword arguments otherwise (reading its config file's values and a date for htmldate each time,
+    about 1% of an import's CPU in py-spy samples). Nothing in trafilatura changes them."""
+    return Extractor(precision=favor_precision, fast=fast, comments=False, links=True, tables=True, output_format="python")
 
 
 def _hinted_metadata(tree: HtmlElement, hints: ExtractionHints, url: str) -> PageMetadata:

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from dataclasses import dataclass
 
+from lxml.etree import XPath
 from lxml.html import HtmlElement
 
 # Separators between a headline and the site's name in <title> and og:title.
@@ -24,7 +25,7 @@ _GENERIC_SUFFIXES = frozenset({"", "com", "net", "org", "news", "worldnews", "in
 # Reached through the attributes (`//@itemprop`, `//@class`), not `//*[@itemprop=...]`: the same elements in the
 # same order, with no predicate run on every element: 0.33 against 0.55 ms a page, identical lists, on the 181
 # benchmark pages and the tests' pages (issue 11). `contains` first, the exact class token after.
-_HEADING_XPATH = ("//h1 | //@itemprop[. = 'headline']/.. | //@class[contains(., 'entry-title')]"
+_HEADINGS = XPath("//h1 | //@itemprop[. = 'headline']/.. | //@class[contains(., 'entry-title')]"
                   "/parent::*[contains(concat(' ', normalize-space(@class), ' '), ' entry-title ')]")
 # Headings looked at, in document order: the article's own comes early; later ones are teasers.
 MAX_HEADINGS = 6
@@ -94,11 +95,15 @@ def strip_site_suffix(title: str | None, site_names: Iterable[str]) -> str | Non
     return "".join(pieces[first : last + 1]).strip() or None
 
 
-def page_headings(tree: HtmlElement, xpath: str = _HEADING_XPATH) -> list[str]:
-    """Texts of the page's headline-like elements (or those `xpath` finds: "//h2" for the subheadings), in
-    document order, without duplicates."""
+def page_headings(tree: HtmlElement) -> list[str]:
+    """Texts of the page's headline-like elements, in document order, without duplicates."""
+    return heading_texts(_HEADINGS(tree))
+
+
+def heading_texts(elements: Iterable[HtmlElement]) -> list[str]:
+    """The texts of `elements` (the page's `h2`, for the subheadings), in order, without duplicates."""
     seen: dict[str, None] = {}
-    for element in tree.xpath(xpath):
+    for element in elements:
         text = " ".join(element.text_content().split())
         if text and len(text) <= 300:
             seen.setdefault(text, None)

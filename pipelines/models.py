@@ -65,7 +65,8 @@ class ChainInfo:
     basis: str | None = None
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
+        """`asdict`'s JSON, without its deep copy: every object here is a dataclass of plain fields."""
+        return json.dumps(self, default=vars, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ChainInfo:
@@ -106,8 +107,12 @@ class Article:
 
     @property
     def text_hash(self) -> str:
-        """Identifies the text version; a changed hash means the article was edited."""
-        return hashlib.sha1(self.text.encode("utf-8")).hexdigest()
+        """Identifies the text version; a changed hash means the article was edited. Kept beside the very
+        text it was taken of (linking asks a candidate for it many times), so a new text gets a new hash."""
+        kept = self.__dict__.get("_text_hash")
+        if kept is None or kept[0] is not self.text:
+            kept = self.__dict__["_text_hash"] = (self.text, hashlib.sha1(self.text.encode("utf-8")).hexdigest())
+        return kept[1]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: datetimes as ISO 8601 text (UTC as "Z"), the chain as a dict."""

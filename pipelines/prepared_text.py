@@ -100,8 +100,8 @@ class TextPreparer:
         return PreparedEvidence(evidence_key(article), Member.of(article, self.attribution.evidence(article), self.sources))
 
 
-def evidence_key(article: Article, text_hash: str | None = None) -> EvidenceKey:
-    return article.url, text_hash or article.text_hash, article.canonical_url, tuple(article.links)
+def evidence_key(article: Article) -> EvidenceKey:
+    return article.url, article.text_hash, article.canonical_url, tuple(article.links)
 
 
 class _Lru(Generic[V]):
@@ -150,14 +150,12 @@ class LinkingCache:
         self.alignments: _Lru[Alignment] = _Lru(ALIGNMENTS_KEPT)
         self.recurring: _Lru[tuple[int, frozenset[int]]] = _Lru(RECURRING_KEPT)  # (outlet generation, lines)
         self._generations: Counter[str] = Counter()
-        self._hashes: dict[int, tuple[Article, str]] = {}  # by id(): an article's hash is taken once per call
-        self._members: dict[int, tuple[Article, Member]] = {}  # by id(), like the hashes: made once per call
+        self._members: dict[int, tuple[Article, Member]] = {}  # by id(): made once per call
         self._in_use: list[ComparisonText] = []
 
     def begin(self) -> LinkingCache:
         """Start linking one article: what was made once per `link` call is dropped (recurring lines are kept
         across calls, by outlet generation)."""
-        self._hashes.clear()
         self._members.clear()
         for text in self._in_use:  # kept texts hold their words, not the word counts one call's alignments built
             text.forget_index()
@@ -187,7 +185,7 @@ class LinkingCache:
             lines = {url: self.line_hashes(a) for url, a in unknown.items()}
             recurring = recurring_lines_of(lines, self.store, self.preparer.settings.recurring_line_articles)
             for url, a in unknown.items():
-                self.recurring.put((url, self._text_hash(a)), (self._generations[a.outlet], recurring[url]))
+                self.recurring.put((url, a.text_hash), (self._generations[a.outlet], recurring[url]))
 
     def key(self, article: Article) -> TextKey:
         """What the comparison text of `article` depends on, as the store stands."""
@@ -195,17 +193,17 @@ class LinkingCache:
         if lines is None:
             self.learn_keys([article])
             lines = self._kept_lines(article)
-        return self._text_hash(article), article.outlet, lines
+        return article.text_hash, article.outlet, lines
 
     def _kept_lines(self, article: Article) -> frozenset[int] | None:
         """The article's recurring lines, if kept since its outlet last changed."""
-        kept = self.recurring.get((article.url, self._text_hash(article)))
+        kept = self.recurring.get((article.url, article.text_hash))
         return kept[1] if kept is not None and kept[0] == self._generations[article.outlet] else None
 
     def line_hashes(self, article: Article) -> frozenset[int]:
         """The signatures of the article's lines (`TextCleaner.line_hashes`), kept: every use of a text
         reads which of its lines recur."""
-        key = (article.outlet, self._text_hash(article))
+        key = (article.outlet, article.text_hash)
         found = self.lines.get(key)
         if found is None:
             found = self.preparer.cleaner.line_hashes(article)
@@ -227,14 +225,11 @@ class LinkingCache:
         found = self.offered.pop(self.key(article))
         return found if found is not None else self.preparer.fingerprints(self.text(article))
 
-    def _text_hash(self, article: Article) -> str:
-        return _once(self._hashes, article, lambda: article.text_hash)
-
     def member(self, article: Article) -> Member:
         return _once(self._members, article, lambda: self._member(article))
 
     def _member(self, article: Article) -> Member:
-        key = evidence_key(article, self._text_hash(article))
+        key = evidence_key(article)
         found = self.evidence.get(key)
         if found is None:
             found = self.preparer.evidence(article)

@@ -364,7 +364,7 @@ def test_full_cascade_runs_only_when_the_fast_text_is_or_will_be_short(monkeypat
 
     modes = []
     real_bare = trafilatura.bare_extraction
-    monkeypatch.setattr(trafilatura, "bare_extraction", lambda tree, **k: modes.append(k["fast"]) or real_bare(tree, **k))
+    monkeypatch.setattr(trafilatura, "bare_extraction", lambda tree, **k: modes.append(k["options"].fast) or real_bare(tree, **k))
     monkeypatch.setattr(trafilatura, "extract_metadata", lambda *a, **k: pytest.fail("trafilatura's metadata pass ran"))
     paragraphs = [f"<p>In its meeting number {i} the harbour board approved a new ferry timetable.</p>" for i in range(60)]
 
